@@ -1,0 +1,174 @@
+/* tslab/tslab.h: the C API of libtslab, the temporal-slab allocator.
+ *
+ * Purpose: a lifetime-aware slab allocator. Objects of up to 768 bytes are
+ * placed in one of eight size classes (64, 96, 128, 192, 256, 384, 512,
+ * 768 B); each slab is one page and belongs to one epoch of a ring of 16.
+ * Objects allocated in one epoch are reclaimed together: tslab_epoch_close()
+ * recycles the epoch's empty slabs into a per-class cache and gives their
+ * pages back to the OS (madvise(MADV_DONTNEED)); slabs that still hold live
+ * objects are recycled when their last object is freed.
+ *
+ * Invariants:
+ *   - Every pointer returned is aligned to at least 16 bytes.
+ *   - No call aborts, throws or crashes on bad input: it returns NULL, false
+ *     or a tslab_status, and sets the calling thread's tslab_last_error().
+ *   - A free of an invalid, stale, already freed or foreign handle/pointer
+ *     changes nothing and is counted (SlabGlobalStats.*_frees).
+ *   - Pointer frees cannot tell a pointer freed and then handed out again
+ *     from a live one (no allocator can); handle frees can, up to 65,536
+ *     reuses of one slot (16-bit generation).
+ *
+ * Thread-safety: every function may be called from any thread, on any
+ * number of allocators at once, except tslab_destroy(), which REQUIRES that
+ * no other call on that allocator is in flight or follows it.
+ * Allocation and free are lock-free while the epoch's current slab has room;
+ * slab changes take a per-class lock.
+ *
+ * Ring wrap: tslab_epoch_advance() onto a slot still ACTIVE keeps that
+ * epoch open (its old and new objects share a lifetime); onto a CLOSING
+ * slot it reopens the slot and moves the old life's slabs to a per-class
+ * "draining" list, from which each is recycled when its last object is
+ * freed. Both are counted in SlabGlobalStats.epoch_wraps_live.
+ */
+#ifndef TSLAB_TSLAB_H_
+#define TSLAB_TSLAB_H_
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tslab/stats.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tslab_allocator tslab_allocator;
+typedef uint32_t tslab_epoch_id;
+typedef uint64_t tslab_handle; /* 0 is never a valid handle */
+
+#define TSLAB_MAX_OBJECT_SIZE 768u
+#define TSLAB_INVALID_EPOCH ((tslab_epoch_id)0xffffffffu)
+
+typedef enum tslab_status {
+  TSLAB_OK = 0,
+  TSLAB_E_INVALID_ARG = 1,      /* NULL allocator, size 0, bad class... */
+  TSLAB_E_TOO_LARGE = 2,        /* size above TSLAB_MAX_OBJECT_SIZE */
+  TSLAB_E_EPOCH_RANGE = 3,      /* epoch id not in [0, 16) */
+  TSLAB_E_EPOCH_CLOSED = 4,     /* allocation into a CLOSING/DRAINED epoch */
+  TSLAB_E_NO_MEMORY = 5,        /* address space reservation exhausted */
+  TSLAB_E_FREE_INVALID = 6,     /* not a handle/pointer of any live slot */
+  TSLAB_E_FREE_STALE = 7,       /* handle of a slot since freed and reused */
+  TSLAB_E_FREE_DOUBLE = 8,      /* slot already free */
+  TSLAB_E_FREE_FOREIGN = 9,     /* belongs to another live allocator */
+  TSLAB_E_STALE_DOMAIN = 10,    /* domain's epoch slot was reopened since */
+  TSLAB_E_REGION_CORRUPT = 11,  /* stats region: bad magic or offsets */
+  TSLAB_E_REGION_VERSION = 12,  /* stats region: other layout version */
+  TSLAB_E_REGION_TRUNCATED = 13,/* stats region: shorter than it says */
+  TSLAB_E_SYSTEM = 14           /* an OS call failed; errno kept */
+} tslab_status;
+
+/* Where the counter region lives. DEFAULT: a file in the directory named
+ * by $TSLAB_STATS_DIR, else /dev/shm/tslab; $TSLAB_STATS_DIR=off means
+ * anonymous memory. OFF: always anonymous memory (no file). */
+typedef enum tslab_region_mode {
+  TSLAB_REGION_DEFAULT = 0,
+  TSLAB_REGION_OFF = 1
+} tslab_region_mode;
+
+/* Test and instrumentation hook: replaces madvise(2) for slab pages.
+ * Must behave like madvise: 0, or -1 with errno set. */
+typedef int (*tslab_madvise_fn)(void* addr, size_t len, int advice,
+                                void* ctx);
+
+typedef struct tslab_options {
+  uint32_t struct_size;     /* sizeof(tslab_options), set by _init */
+  uint32_t cache_capacity;  /* empty slabs kept per class; default 32 */
+  uint64_t max_bytes;       /* address space for slabs; default 16 GiB */
+  const char* name;         /* shown by stats_dump; may be NULL */
+  tslab_region_mode region_mode;
+  const char* stats_dir;    /* overrides $TSLAB_STATS_DIR when non-NULL */
+  tslab_madvise_fn madvise_fn; /* NULL: the real madvise */
+  void* madvise_ctx;
+} tslab_options;
+
+/* Fills *opts with the defaults. */
+void tslab_options_init(tslab_options* opts);
+
+/* Creates an allocator; opts may be NULL for the defaults. NULL on error
+ * (tslab_last_error() says why). A failure to create the stats file is not
+ * an error: the region falls back to anonymous memory. */
+tslab_allocator* tslab_create(const tslab_options* opts);
+
+/* REQUIRES: no other call on a is in flight or follows. NULL is a no-op.
+ * Unmaps every slab: pointers into a are dangling afterwards. */
+void tslab_destroy(tslab_allocator* a);
+
+/* The calling thread's last error, and its message. */
+tslab_status tslab_last_error(void);
+const char* tslab_strerror(tslab_status s);
+
+/* Allocates size bytes (1..768) in epoch e. *out (if out is non-NULL)
+ * receives a handle for tslab_free_handle. NULL on error. */
+void* tslab_alloc(tslab_allocator* a, uint32_t size, tslab_epoch_id e,
+                  tslab_handle* out);
+tslab_status tslab_free_handle(tslab_allocator* a, tslab_handle h);
+
+/* malloc-style: sizes 1..768, freed by pointer. */
+void* tslab_malloc(tslab_allocator* a, size_t size, tslab_epoch_id e);
+tslab_status tslab_free(tslab_allocator* a, void* p);
+
+/* The pointer a handle designates, or NULL if the handle is not live. */
+void* tslab_handle_ptr(tslab_allocator* a, tslab_handle h);
+
+/* Epochs. */
+tslab_epoch_id tslab_epoch_current(tslab_allocator* a);
+/* Opens the next slot of the ring and makes it current; returns it. */
+tslab_epoch_id tslab_epoch_advance(tslab_allocator* a);
+/* Puts e into CLOSING, recycles its empty slabs. Closing a closed epoch
+ * again scans it again (idempotent). */
+tslab_status tslab_epoch_close(tslab_allocator* a, tslab_epoch_id e);
+tslab_epoch_state tslab_epoch_get_state(tslab_allocator* a,
+                                        tslab_epoch_id e);
+
+/* Epoch domains: a scoped lifetime bound to one epoch, with a reference
+ * count. Enter/exit nest and may come from any thread; with auto_close the
+ * last exit closes the epoch. A domain remembers the epoch's era: if the
+ * slot was reopened since, its close is refused (TSLAB_E_STALE_DOMAIN). */
+typedef struct tslab_domain tslab_domain;
+/* Binds to the current epoch. */
+tslab_domain* tslab_domain_create(tslab_allocator* a, bool auto_close);
+tslab_domain* tslab_domain_wrap(tslab_allocator* a, tslab_epoch_id e,
+                                bool auto_close);
+tslab_status tslab_domain_enter(tslab_domain* d);
+tslab_status tslab_domain_exit(tslab_domain* d);
+tslab_status tslab_domain_close(tslab_domain* d);
+tslab_epoch_id tslab_domain_epoch(const tslab_domain* d);
+uint32_t tslab_domain_refcount(const tslab_domain* d);
+void tslab_domain_destroy(tslab_domain* d);
+
+/* Sizes. */
+uint32_t tslab_class_count(void);
+/* Object size of class cls, 0 if cls is out of range. */
+uint32_t tslab_class_size(uint32_t cls);
+/* Class serving size bytes, or -1 if size is 0 or above 768. */
+int tslab_size_to_class(size_t size);
+uint64_t tslab_page_size(void);
+
+/* Snapshots (in-process). */
+tslab_status tslab_stats_global(tslab_allocator* a, SlabGlobalStats* out);
+tslab_status tslab_stats_class(tslab_allocator* a, uint32_t cls,
+                               SlabClassStats* out);
+tslab_status tslab_stats_epoch(tslab_allocator* a, tslab_epoch_id e,
+                               TslabEpochStats* out);
+tslab_status tslab_snapshot(tslab_allocator* a, TslabSnapshot* out);
+
+/* The stats region: its file path ("" when anonymous) and base address. */
+const char* tslab_region_path(tslab_allocator* a);
+const void* tslab_region_base(tslab_allocator* a);
+
+#ifdef __cplusplus
+} /* extern "C" */
+#endif
+
+#endif /* TSLAB_TSLAB_H_ */

@@ -1,0 +1,237 @@
+// Allocator: the temporal-slab allocator's core (tslab::internal).
+//
+// Purpose: size-classed, epoch-owned slabs with a lock-free fast path.
+// Each (epoch, class) pair has a "current" slab that threads allocate from
+// by one CAS on its bitmap word; when it fills, the slow path (per-class
+// lock) installs another: a partial slab of that epoch, an empty one from
+// the class's cache or overflow list, or a fresh page from the arena.
+// Closing an epoch recycles its empty slabs (madvise, then cache); a slab of
+// a closed epoch is recycled when its last object is freed.
+//
+// Invariants (see slab.h for the bitmap/tag protocol):
+//   - A slab is on exactly one list (ListKind) when no call is in flight.
+//   - Only sealed slabs change owner; the fast path re-reads the tag after
+//     its CAS and gives the slot back if the slab changed hands.
+//   - Per class, partial + full gauges == new + reused - recycled slabs.
+//
+// Thread-safety: all public members are thread-safe except the destructor.
+// Lock order: advance_mu_ before any class lock; one class lock at a time;
+// the arena's mutex is taken under a class lock (never the reverse).
+#ifndef TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
+#define TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+
+#include "src/allocator/arena.h"
+#include "src/allocator/region.h"
+#include "src/allocator/size_class.h"
+#include "src/allocator/slab.h"
+#include "src/allocator/stats_macros.h"
+#include "tslab/tslab.h"
+
+namespace tslab::internal {
+
+// Handle layout: [allocator id:12][generation:16][slab:30][slot:6].
+inline constexpr uint64_t MakeHandle(uint32_t id, uint16_t gen, uint64_t slab,
+                                     uint32_t slot) {
+  return (uint64_t{id} << 52) | (uint64_t{gen} << 36) | (slab << 6) | slot;
+}
+inline constexpr uint32_t HandleId(uint64_t h) { return h >> 52; }
+inline constexpr uint16_t HandleGen(uint64_t h) { return (h >> 36) & 0xffff; }
+inline constexpr uint64_t HandleSlab(uint64_t h) {
+  return (h >> 6) & ((1ull << 30) - 1);
+}
+inline constexpr uint32_t HandleSlot(uint64_t h) { return h & 63; }
+inline constexpr uint64_t kMaxSlabs = 1ull << 30;
+
+void SetLastError(tslab_status s);
+
+struct ClassEpochLists {
+  std::atomic<SlabMeta*> current{nullptr};
+  SlabList partial;  // guarded by the class lock
+  SlabList full;     // guarded by the class lock
+};
+
+struct alignas(64) EpochSlot {
+  std::atomic<uint32_t> state{TSLAB_EPOCH_IDLE};
+  std::atomic<uint64_t> era{0};
+  // Slabs on this epoch's lists, all classes: reaching 0 while CLOSING
+  // makes the epoch DRAINED.
+  std::atomic<uint64_t> slab_count{0};
+  ClassEpochLists lists[kNumClasses];
+};
+
+struct alignas(64) ClassState {
+  std::mutex mu;
+  uint32_t size = 0;
+  uint32_t slots = 0;
+  uint64_t empty_bits = 0;
+  uint64_t div_mul = 0;  // slot = (offset * div_mul) >> 32, exact here
+  // Guarded by mu:
+  SlabMeta** cache = nullptr;
+  uint32_t cache_len = 0;
+  SlabList overflow;
+  SlabList drain_partial;
+  SlabList drain_full;
+};
+
+class Allocator {
+ public:
+  // nullptr on failure, with *err set.
+  static Allocator* Create(const tslab_options& opts, tslab_status* err);
+  ~Allocator();
+  Allocator(const Allocator&) = delete;
+  Allocator& operator=(const Allocator&) = delete;
+
+  // REQUIRES: cls < 8, e < 16 (the C API checks).
+  inline void* Alloc(uint32_t cls, uint32_t e, uint64_t* handle_out);
+  tslab_status FreeHandle(uint64_t h);
+  tslab_status FreePtr(void* p);
+  void* HandlePtr(uint64_t h) const;
+
+  uint32_t EpochCurrent() const {
+    return current_epoch_.load(std::memory_order_acquire);
+  }
+  uint32_t EpochAdvance();
+  // era_check: if non-zero, refuse (TSLAB_E_STALE_DOMAIN) when the slot's
+  // era differs (a domain closing an epoch that was reopened since).
+  tslab_status EpochClose(uint32_t e, uint64_t era_check = 0);
+  tslab_epoch_state EpochState(uint32_t e) const {
+    return static_cast<tslab_epoch_state>(
+        epochs_[e].state.load(std::memory_order_acquire));
+  }
+  uint64_t EpochEra(uint32_t e) const {
+    return epochs_[e].era.load(std::memory_order_acquire);
+  }
+
+  tslab_status Snapshot(TslabSnapshot* out) const;
+  const StatsRegion& region() const { return region_; }
+  uint32_t id() const { return id_; }
+  uint64_t page_size() const { return page_size_; }
+
+ private:
+  Allocator() = default;
+  bool Init(const tslab_options& opts, tslab_status* err);
+
+  // Claims a free slot of s with one CAS loop. False if s is sealed or
+  // full. *filled: this claim took the last free slot.
+  static inline bool TryClaim(SlabMeta* s, uint32_t* slot, bool* filled,
+                              uint64_t* retries);
+  inline void* FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
+                           uint32_t e, uint64_t retries, uint64_t* out);
+  // Clears slot's bit and handles the full->partial and ->empty
+  // transitions. count: a real free (false: undoing a racy claim).
+  void ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot, bool count);
+  tslab_status RefuseFree(int kind, int cls);
+
+  // ---- slow paths (slow_path.cc), all out of line and cold ----
+  void* AllocSlow(uint32_t cls, uint32_t e, int reason, uint64_t* out);
+  void OnSlabFilled(SlabMeta* s, uint64_t tag);
+  void OnFullToPartial(SlabMeta* s, uint64_t tag);
+  void RecycleOnEmpty(SlabMeta* s, uint64_t tag);
+  void LockClass(uint32_t cls);
+  // REQUIRES: class lock. An empty, re-owned slab on e's partial list.
+  SlabMeta* NewSlabLocked(uint32_t cls, uint32_t e);
+  // REQUIRES: class lock. Takes s off whatever epoch/drain list holds it.
+  void UnlinkLocked(SlabMeta* s);
+  // Gives the page back and puts sealed, unlinked slabs into the cache.
+  // REQUIRES: class lock NOT held.
+  void ReturnSlabs(uint32_t cls, SlabList* sealed);
+  void Madvise(SlabMeta* s, uint32_t cls);
+  void OpenEpoch(uint32_t e);
+  void MaybeDrained(uint32_t e);
+  void PublishGauges(uint32_t cls);  // REQUIRES: class lock
+
+  uint32_t id_ = 0;
+  uint64_t page_size_ = 4096;
+  uint32_t cache_capacity_ = 32;
+  tslab_madvise_fn madvise_fn_ = nullptr;
+  void* madvise_ctx_ = nullptr;
+  Arena arena_;
+  StatsRegion region_;
+  std::mutex advance_mu_;
+  std::atomic<uint32_t> current_epoch_{0};
+  EpochSlot epochs_[kNumEpochs];
+  ClassState classes_[kNumClasses];
+};
+
+// ---------------- fast paths ----------------
+
+inline bool Allocator::TryClaim(SlabMeta* s, uint32_t* slot, bool* filled,
+                                uint64_t* retries) {
+  uint64_t w = s->bits.load(std::memory_order_relaxed);
+  for (;;) {
+    if (w & kSealed) return false;
+    uint64_t free_bits = ~w & kSlotMask;
+    if (free_bits == 0) return false;
+    uint64_t bit = free_bits & (~free_bits + 1);
+    if (s->bits.compare_exchange_weak(w, w | bit, std::memory_order_acq_rel,
+                                      std::memory_order_relaxed)) {
+      *slot = static_cast<uint32_t>(__builtin_ctzll(bit));
+      *filled = (w | bit) == kSlotMask;
+      return true;
+    }
+    ++*retries;
+  }
+}
+
+inline void* Allocator::FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
+                                    uint32_t e, uint64_t retries,
+                                    uint64_t* out) {
+  if (out != nullptr) {
+    uint16_t gen = s->gen[slot].load(std::memory_order_relaxed);
+    *out = MakeHandle(id_, gen, s->index, slot);
+  }
+#if TSLAB_STATS
+  uint32_t shard = ThreadShard();
+  bool shared = shard == kSharedShard;
+  TslabRegionShard& sh = region_.shard(shard);
+  TSLAB_STAT_SHARD_ADD(shared, sh.allocs[e][cls], 1);
+  if (__builtin_expect(retries != 0, 0)) {
+    TSLAB_STAT_SHARD_ADD(shared, sh.cls[cls].alloc_cas_retries, retries);
+  }
+#else
+  (void)e;
+  (void)retries;
+#endif
+  return arena_.SlabBase(s) + kSlabHeaderBytes +
+         uint64_t{slot} * classes_[cls].size;
+}
+
+inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
+  EpochSlot& ep = epochs_[e];
+  int reason = 2;  // TSLAB_SLOW_EPOCH_CLOSED
+  if (__builtin_expect(
+          ep.state.load(std::memory_order_acquire) == TSLAB_EPOCH_ACTIVE, 1)) {
+    reason = 0;  // TSLAB_SLOW_CURRENT_NULL
+    SlabMeta* s = ep.lists[cls].current.load(std::memory_order_acquire);
+    if (s != nullptr) {
+      uint64_t tag = s->tag.load(std::memory_order_acquire);
+      if (TagOwner(tag) == OwnerKey(e, cls)) {
+        uint32_t slot;
+        bool filled;
+        uint64_t retries = 0;
+        if (TryClaim(s, &slot, &filled, &retries)) {
+          if (__builtin_expect(
+                  s->tag.load(std::memory_order_acquire) == tag, 1)) {
+            if (__builtin_expect(filled, 0)) OnSlabFilled(s, tag);
+            return FinishAlloc(s, slot, cls, e, retries, out);
+          }
+          // The slab was recycled and re-owned between our reads: the
+          // slot is the new owner's; give it back and take the slow path.
+          ReleaseSlot(s, s->tag.load(std::memory_order_acquire), slot,
+                      false);
+        } else {
+          reason = 1;  // TSLAB_SLOW_CURRENT_FULL
+        }
+      }
+    }
+  }
+  return AllocSlow(cls, e, reason, out);
+}
+
+}  // namespace tslab::internal
+
+#endif  // TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_

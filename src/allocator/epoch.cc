@@ -1,0 +1,118 @@
+// Epoch lifecycle: advance (with ring wrap) and close (with reclamation).
+#include "src/allocator/allocator.h"
+#include "src/usdt/tslab_usdt.h"
+
+namespace tslab::internal {
+
+uint32_t Allocator::EpochAdvance() {
+  std::lock_guard<std::mutex> advance_lock(advance_mu_);
+  const uint32_t old = current_epoch_.load(std::memory_order_relaxed);
+  const uint32_t next = (old + 1) % kNumEpochs;
+  EpochSlot& ep = epochs_[next];
+  const uint32_t st = ep.state.load(std::memory_order_acquire);
+  if (st == TSLAB_EPOCH_CLOSING) {
+    // Wrapping onto a closed epoch that still holds objects: its slabs
+    // move to the per-class draining lists (recycled as their last object
+    // is freed) and the slot starts a new life.
+    TSLAB_STAT_INC(region_.global().epoch_wraps_live);
+    for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
+      ClassState& cs = classes_[cls];
+      ClassEpochLists& lists = ep.lists[cls];
+      LockClass(cls);
+      uint64_t moved = 0;
+      while (SlabMeta* s = lists.partial.PopFront()) {
+        cs.drain_partial.PushFront(s);
+        s->list = ListKind::kDrainPartial;
+        ++moved;
+      }
+      while (SlabMeta* s = lists.full.PopFront()) {
+        cs.drain_full.PushFront(s);
+        s->list = ListKind::kDrainFull;
+        ++moved;
+      }
+      lists.current.store(nullptr, std::memory_order_release);
+      ep.slab_count.fetch_sub(moved, std::memory_order_acq_rel);
+      PublishGauges(cls);
+      cs.mu.unlock();
+    }
+    AtomicStore(region_.epoch(next).slab_count, 0);
+    OpenEpoch(next);
+  } else if (st == TSLAB_EPOCH_ACTIVE) {
+    // Never closed: the slot stays open and keeps its objects.
+    if (ep.slab_count.load(std::memory_order_acquire) != 0) {
+      TSLAB_STAT_INC(region_.global().epoch_wraps_live);
+    }
+  } else {
+    OpenEpoch(next);  // IDLE or DRAINED
+  }
+  current_epoch_.store(next, std::memory_order_release);
+  AtomicStore(region_.global().current_epoch, next);
+  TSLAB_STAT_INC(region_.global().epoch_advances);
+  TSLAB_PROBE2(epoch_advance, old, next);
+  return next;
+}
+
+tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
+  EpochSlot& ep = epochs_[e];
+  if (era_check != 0 && ep.era.load(std::memory_order_acquire) != era_check) {
+    SetLastError(TSLAB_E_STALE_DOMAIN);
+    return TSLAB_E_STALE_DOMAIN;
+  }
+  const uint64_t t_start = MonotonicNs();
+  uint32_t st = ep.state.load(std::memory_order_acquire);
+  while ((st == TSLAB_EPOCH_ACTIVE || st == TSLAB_EPOCH_IDLE) &&
+         !ep.state.compare_exchange_weak(st, TSLAB_EPOCH_CLOSING,
+                                         std::memory_order_acq_rel)) {
+  }
+  if (st == TSLAB_EPOCH_ACTIVE || st == TSLAB_EPOCH_IDLE) {
+    AtomicStore(region_.epoch(e).state, TSLAB_EPOCH_CLOSING);
+  }
+  TslabRegionEpoch& re = region_.epoch(e);
+  AtomicStore(re.close_ns, t_start);
+  TSLAB_STAT_INC(re.close_calls);
+  TSLAB_STAT_INC(region_.global().epoch_closes);
+
+  uint64_t scanned_all = 0, recycled_all = 0;
+  for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
+    const uint64_t t0 = MonotonicNs();
+    ClassState& cs = classes_[cls];
+    ClassEpochLists& lists = ep.lists[cls];
+    SlabList sealed;
+    uint64_t scanned = 0;
+    LockClass(cls);
+    lists.current.store(nullptr, std::memory_order_release);
+    for (SlabList* list : {&lists.partial, &lists.full}) {
+      SlabMeta* next = nullptr;
+      for (SlabMeta* s = list->head; s != nullptr; s = next) {
+        next = s->next;
+        ++scanned;
+        // seq_cst store then load: pairs with ReleaseSlot (see there).
+        s->reclaim_on_empty.store(1, std::memory_order_seq_cst);
+        uint64_t empty = cs.empty_bits;
+        if (s->bits.load(std::memory_order_seq_cst) == empty &&
+            s->bits.compare_exchange_strong(empty, empty | kSealed,
+                                            std::memory_order_acq_rel)) {
+          UnlinkLocked(s);
+          sealed.PushFront(s);
+        }
+      }
+    }
+    const uint64_t recycled = sealed.size;
+    PublishGauges(cls);
+    cs.mu.unlock();
+    TslabRegionClass& rc = region_.cls(cls);
+    TSLAB_STAT_INC(rc.epoch_close_calls);
+    TSLAB_STAT_ADD(rc.epoch_close_scanned_slabs, scanned);
+    TSLAB_STAT_ADD(rc.epoch_close_recycled_slabs, recycled);
+    TSLAB_STAT_ADD(rc.epoch_close_total_ns, MonotonicNs() - t0);
+    scanned_all += scanned;
+    recycled_all += recycled;
+    if (recycled != 0) ReturnSlabs(cls, &sealed);  // madvise: outside lock
+  }
+  MaybeDrained(e);
+  TSLAB_PROBE4(epoch_close, e, scanned_all, recycled_all,
+               MonotonicNs() - t_start);
+  return TSLAB_OK;
+}
+
+}  // namespace tslab::internal

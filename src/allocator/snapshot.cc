@@ -1,0 +1,220 @@
+// Snapshots: turning a stats region (ours or another process's) into the
+// SlabGlobalStats / SlabClassStats / TslabEpochStats of tslab/stats.h.
+// The derivations live here once, for the in-process API and stats_dump.
+#include <cstring>
+
+#include "src/allocator/allocator.h"
+#include "src/allocator/stats_macros.h"
+#include "tslab/stats_region.h"
+
+namespace tslab::internal {
+namespace {
+
+double Ratio(uint64_t num, uint64_t den) {
+  return den == 0 ? 0.0 : static_cast<double>(num) / static_cast<double>(den);
+}
+
+uint64_t Load(const uint64_t& v) { return AtomicLoad(v); }
+
+}  // namespace
+
+tslab_status Allocator::Snapshot(TslabSnapshot* out) const {
+  return static_cast<tslab_status>(
+      tslab_region_snapshot(region_.base(), region_.size(), 0, out));
+}
+
+}  // namespace tslab::internal
+
+using tslab::internal::Load;
+using tslab::internal::Ratio;
+
+extern "C" size_t tslab_region_size(void) {
+  // Matches StatsRegion::Create (before page rounding).
+  size_t epochs_end = sizeof(TslabRegionHeader) + sizeof(TslabRegionGlobal) +
+                      sizeof(TslabRegionClass) * TSLAB_NUM_CLASSES +
+                      sizeof(TslabRegionEpoch) * TSLAB_NUM_EPOCHS;
+  return (epochs_end + 63) / 64 * 64 +
+         sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS;
+}
+
+extern "C" int tslab_region_snapshot(const void* region, size_t size,
+                                     uint64_t now_mono_ns,
+                                     TslabSnapshot* out) {
+  if (region == nullptr || out == nullptr) return TSLAB_E_INVALID_ARG;
+  if (size < sizeof(TslabRegionHeader)) return TSLAB_E_REGION_TRUNCATED;
+  const auto* base = static_cast<const char*>(region);
+  const auto& h = *reinterpret_cast<const TslabRegionHeader*>(base);
+  if (Load(h.magic) != TSLAB_REGION_MAGIC) return TSLAB_E_REGION_CORRUPT;
+  if (h.layout_version != TSLAB_REGION_LAYOUT_VERSION) {
+    return TSLAB_E_REGION_VERSION;
+  }
+  if (h.header_size != sizeof(TslabRegionHeader) ||
+      h.epoch_count != TSLAB_NUM_EPOCHS ||
+      h.class_count != TSLAB_NUM_CLASSES ||
+      h.shard_count != TSLAB_REGION_SHARDS || h.page_size == 0 ||
+      h.off_global < sizeof(TslabRegionHeader) ||
+      h.off_classes < h.off_global + sizeof(TslabRegionGlobal) ||
+      h.off_epochs <
+          h.off_classes + sizeof(TslabRegionClass) * TSLAB_NUM_CLASSES ||
+      h.off_shards <
+          h.off_epochs + sizeof(TslabRegionEpoch) * TSLAB_NUM_EPOCHS) {
+    return TSLAB_E_REGION_CORRUPT;
+  }
+  const uint64_t need =
+      h.off_shards + sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS;
+  if (h.region_size < need) return TSLAB_E_REGION_CORRUPT;
+  if (size < h.region_size) return TSLAB_E_REGION_TRUNCATED;
+
+  const auto& g = *reinterpret_cast<const TslabRegionGlobal*>(base +
+                                                               h.off_global);
+  const auto* rc =
+      reinterpret_cast<const TslabRegionClass*>(base + h.off_classes);
+  const auto* re =
+      reinterpret_cast<const TslabRegionEpoch*>(base + h.off_epochs);
+  const auto* sh =
+      reinterpret_cast<const TslabRegionShard*>(base + h.off_shards);
+
+  std::memset(out, 0, sizeof(*out));
+  out->pid = static_cast<int32_t>(h.pid);
+  out->page_size = h.page_size;
+
+  // Sum the per-thread shards once.
+  uint64_t allocs[TSLAB_NUM_EPOCHS][TSLAB_NUM_CLASSES] = {};
+  uint64_t frees[TSLAB_NUM_EPOCHS][TSLAB_NUM_CLASSES] = {};
+  uint64_t a_retry[TSLAB_NUM_CLASSES] = {}, f_retry[TSLAB_NUM_CLASSES] = {};
+  for (int i = 0; i < TSLAB_REGION_SHARDS; ++i) {
+    for (int e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
+      for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
+        allocs[e][c] += Load(sh[i].allocs[e][c]);
+        frees[e][c] += Load(sh[i].frees[e][c]);
+      }
+    }
+    for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
+      a_retry[c] += Load(sh[i].cls[c].alloc_cas_retries);
+      f_retry[c] += Load(sh[i].cls[c].free_cas_retries);
+    }
+  }
+
+  SlabGlobalStats& gs = out->global;
+  gs.version = TSLAB_STATS_VERSION;
+  gs.page_size = h.page_size;
+  gs.epoch_count = TSLAB_NUM_EPOCHS;
+  gs.current_epoch = static_cast<uint32_t>(Load(g.current_epoch));
+  for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
+    const TslabRegionClass& r = rc[c];
+    SlabClassStats& s = out->classes[c];
+    s.version = TSLAB_STATS_VERSION;
+    s.class_index = static_cast<uint32_t>(c);
+    s.object_size = static_cast<uint32_t>(h.object_size[c]);
+    s.objects_per_slab = h.objects_per_slab[c];
+    s.slow_path_hits = Load(r.slow_path_hits);
+    s.new_slab_count = Load(r.new_slab_count);
+    s.slabs_reused = Load(r.slabs_reused);
+    s.list_move_partial_to_full = Load(r.list_move_partial_to_full);
+    s.list_move_full_to_partial = Load(r.list_move_full_to_partial);
+    s.current_partial_null = Load(r.current_partial_null);
+    s.current_partial_full = Load(r.current_partial_full);
+    s.empty_slab_recycled = Load(r.empty_slab_recycled);
+    s.empty_slab_overflowed = Load(r.empty_slab_overflowed);
+    s.slow_path_cache_miss = Load(r.slow_path_cache_miss);
+    s.slow_path_epoch_closed = Load(r.slow_path_epoch_closed);
+    s.madvise_calls = Load(r.madvise_calls);
+    s.madvise_bytes = Load(r.madvise_bytes);
+    s.madvise_failures = Load(r.madvise_failures);
+    s.epoch_close_calls = Load(r.epoch_close_calls);
+    s.epoch_close_scanned_slabs = Load(r.epoch_close_scanned_slabs);
+    s.epoch_close_recycled_slabs = Load(r.epoch_close_recycled_slabs);
+    s.epoch_close_total_ns = Load(r.epoch_close_total_ns);
+    s.cache_size = static_cast<uint32_t>(Load(r.cache_size));
+    s.cache_capacity = static_cast<uint32_t>(h.cache_capacity);
+    s.cache_overflow_len = static_cast<uint32_t>(Load(r.cache_overflow_len));
+    s.total_partial_slabs = static_cast<uint32_t>(Load(r.partial_slabs));
+    s.total_full_slabs = static_cast<uint32_t>(Load(r.full_slabs));
+    s.draining_slabs = Load(r.draining_slabs);
+    // Semantics over formula: slabs in use are those taken (new or reused
+    // from the cache) minus those given back. The spec's new - recycled
+    // would go negative as soon as a cached slab is reused.
+    uint64_t taken = s.new_slab_count + s.slabs_reused;
+    s.net_slabs = taken > s.empty_slab_recycled ? taken - s.empty_slab_recycled
+                                                : 0;
+    s.estimated_rss_bytes = s.net_slabs * h.page_size;
+    s.recycle_rate_pct =
+        100.0 * Ratio(s.empty_slab_recycled, s.new_slab_count);
+    for (int e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
+      s.bitmap_alloc_attempts += allocs[e][c];
+      s.bitmap_free_attempts += frees[e][c];
+    }
+    s.bitmap_alloc_cas_retries = a_retry[c];
+    s.bitmap_free_cas_retries = f_retry[c];
+    s.current_partial_cas_failures = Load(r.current_partial_cas_failures);
+    s.current_partial_cas_attempts = Load(r.current_partial_cas_attempts);
+    s.lock_fast_acquire = Load(r.lock_fast_acquire);
+    s.lock_contended = Load(r.lock_contended);
+    s.avg_alloc_cas_retries_per_attempt =
+        Ratio(s.bitmap_alloc_cas_retries, s.bitmap_alloc_attempts);
+    s.avg_free_cas_retries_per_attempt =
+        Ratio(s.bitmap_free_cas_retries, s.bitmap_free_attempts);
+    s.lock_contention_rate =
+        Ratio(s.lock_contended, s.lock_fast_acquire + s.lock_contended);
+    s.live_objects = s.bitmap_alloc_attempts > s.bitmap_free_attempts
+                         ? s.bitmap_alloc_attempts - s.bitmap_free_attempts
+                         : 0;
+    s.live_bytes = s.live_objects * s.object_size;
+    s.invalid_frees = Load(r.invalid_frees);
+
+    gs.total_slabs_allocated += s.new_slab_count;
+    gs.total_slabs_recycled += s.empty_slab_recycled;
+    gs.total_slabs_reused += s.slabs_reused;
+    gs.net_slabs += s.net_slabs;
+    gs.estimated_slab_rss_bytes += s.estimated_rss_bytes;
+    gs.total_slow_path_hits += s.slow_path_hits;
+    gs.total_cache_overflows += s.empty_slab_overflowed;
+    gs.total_slow_cache_miss += s.slow_path_cache_miss;
+    gs.total_slow_epoch_closed += s.slow_path_epoch_closed;
+    gs.total_madvise_calls += s.madvise_calls;
+    gs.total_madvise_bytes += s.madvise_bytes;
+    gs.total_madvise_failures += s.madvise_failures;
+    gs.total_allocs += s.bitmap_alloc_attempts;
+    gs.total_frees += s.bitmap_free_attempts;
+    gs.live_objects += s.live_objects;
+    gs.live_bytes += s.live_bytes;
+  }
+
+  const uint64_t now =
+      now_mono_ns != 0 ? now_mono_ns : tslab::internal::MonotonicNs();
+  for (int e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
+    TslabEpochStats& es = out->epochs[e];
+    const TslabRegionEpoch& r = re[e];
+    es.epoch_id = static_cast<uint32_t>(e);
+    es.state = static_cast<uint32_t>(Load(r.state));
+    es.era = Load(r.era);
+    es.open_ns = Load(r.open_ns);
+    es.close_ns = Load(r.close_ns);
+    es.age_ns = es.open_ns != 0 && now > es.open_ns ? now - es.open_ns : 0;
+    es.slab_count = Load(r.slab_count);
+    es.close_calls = Load(r.close_calls);
+    for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
+      es.allocs += allocs[e][c];
+      es.frees += frees[e][c];
+      uint64_t live = allocs[e][c] > frees[e][c] ? allocs[e][c] - frees[e][c]
+                                                 : 0;
+      es.live_objects += live;
+      es.live_bytes += live * h.object_size[c];
+    }
+    switch (es.state) {
+      case TSLAB_EPOCH_ACTIVE: ++gs.active_epoch_count; break;
+      case TSLAB_EPOCH_CLOSING: ++gs.closing_epoch_count; break;
+      case TSLAB_EPOCH_DRAINED: ++gs.drained_epoch_count; break;
+      default: break;
+    }
+  }
+  gs.epoch_advances = Load(g.epoch_advances);
+  gs.epoch_closes = Load(g.epoch_closes);
+  gs.epoch_wraps_live = Load(g.epoch_wraps_live);
+  gs.invalid_frees = Load(g.invalid_frees);
+  gs.stale_frees = Load(g.stale_frees);
+  gs.double_frees = Load(g.double_frees);
+  gs.foreign_frees = Load(g.foreign_frees);
+  gs.alloc_failures = Load(g.alloc_failures);
+  return TSLAB_OK;
+}

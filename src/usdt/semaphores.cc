@@ -1,0 +1,13 @@
+// The USDT semaphores: one per probe, in the .probes section where the
+// kernel's uprobe reference counter finds them. Defined once, here.
+#include "src/usdt/tslab_usdt.h"
+
+#if TSLAB_USDT
+extern "C" {
+#define TSLAB_USDT_DEFINE_SEMAPHORE(name, nargs)                        \
+  __attribute__((section(".probes"), used)) volatile unsigned short \
+      tslab_##name##_semaphore = 0;
+TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DEFINE_SEMAPHORE)
+#undef TSLAB_USDT_DEFINE_SEMAPHORE
+}
+#endif
