@@ -55,6 +55,7 @@ DEB_PACKAGES := build-essential pkg-config libbpf-dev bpftool clang llvm \
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev python3
 
 .PHONY: all deps deps-check test demo bench clean
+.SECONDARY:
 all: lib
 
 # Installs the packages above. Runs by itself when one is missing.

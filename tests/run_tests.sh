@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every GoogleTest binary in DIR (default build/bin/tests), one after
+# another, and ends with one line: "tests: N passed, N failed, N skipped".
+# Exit status: 0 if nothing failed, 1 otherwise.
+# TSLAB_TEST_FILTER (a gtest filter) narrows every binary's run.
+set -u
+dir=${1:-build/bin/tests}
+passed=0 failed=0 skipped=0 broken=()
+for t in "$dir"/*_test; do
+  [ -x "$t" ] || continue
+  name=$(basename "$t")
+  out=$(mktemp)
+  echo "=== $name"
+  "$t" --gtest_brief=0 ${TSLAB_TEST_FILTER:+--gtest_filter="$TSLAB_TEST_FILTER"} \
+    --gtest_output="json:$out" 2>&1 | grep -E '^\[  (FAILED|SKIPPED|PASSED) |^\[       OK|Failure|Skipped|error' || true
+  rc=${PIPESTATUS[0]}
+  if [ -s "$out" ]; then
+    read -r p f s < <(python3 - "$out" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = f = s = 0
+for suite in d.get("testsuites", []):
+    for t in suite.get("testsuite", []):
+        if t.get("failures"):
+            f += 1
+        elif t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN":
+            s += 1
+        else:
+            p += 1
+print(p, f, s)
+PY
+)
+    passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    if [ "$rc" != 0 ] && [ "$f" = 0 ]; then failed=$((failed + 1)); broken+=("$name (exit $rc)"); fi
+  else
+    failed=$((failed + 1)); broken+=("$name (exit $rc, no report)")
+  fi
+  rm -f "$out"
+done
+for b in "${broken[@]+"${broken[@]}"}"; do echo "broken: $b"; done
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ]
