@@ -83,16 +83,11 @@ typedef struct TslabRegionGlobal {
   uint64_t reserved[7];
 } TslabRegionGlobal;
 
-/* Per class: slow-path counters (relaxed atomic adds) and gauges
- * (stored under the class lock). */
+/* Per class: rare slow-path counters (relaxed atomic adds) and gauges
+ * (stored under the class lock). Frequent events live in the shards. */
 typedef struct TslabRegionClass {
-  uint64_t slow_path_hits;
   uint64_t new_slab_count;
   uint64_t slabs_reused;
-  uint64_t list_move_partial_to_full;
-  uint64_t list_move_full_to_partial;
-  uint64_t current_partial_null;
-  uint64_t current_partial_full;
   uint64_t empty_slab_recycled;
   uint64_t empty_slab_overflowed;
   uint64_t slow_path_cache_miss;
@@ -104,18 +99,13 @@ typedef struct TslabRegionClass {
   uint64_t epoch_close_scanned_slabs;
   uint64_t epoch_close_recycled_slabs;
   uint64_t epoch_close_total_ns;
-  uint64_t current_partial_cas_failures;
-  uint64_t current_partial_cas_attempts;
-  uint64_t lock_fast_acquire;
-  uint64_t lock_contended;
   uint64_t invalid_frees;
   /* gauges */
   uint64_t cache_size;
   uint64_t cache_overflow_len;
-  uint64_t partial_slabs;
-  uint64_t full_slabs;
+  uint64_t owned_slabs;    /* slabs held by epochs, draining ones included */
   uint64_t draining_slabs;
-  uint64_t reserved[4];
+  uint64_t reserved[6];
 } TslabRegionClass;
 
 typedef struct TslabRegionEpoch {
@@ -128,12 +118,21 @@ typedef struct TslabRegionEpoch {
   uint64_t reserved[2];
 } TslabRegionEpoch;
 
-/* Per-thread fast counters. One thread owns a shard at a time; the last
- * shard is shared by any threads beyond TSLAB_REGION_SHARDS - 1 and is
- * updated with atomic adds. */
+/* Per-thread counters of frequent events. One thread owns a shard at a
+ * time; the last shard is shared by any threads beyond
+ * TSLAB_REGION_SHARDS - 1 and is updated with atomic adds. */
 typedef struct TslabRegionShardClass {
   uint64_t alloc_cas_retries;
   uint64_t free_cas_retries;
+  uint64_t slow_path_hits;
+  uint64_t current_partial_null;
+  uint64_t current_partial_full;
+  uint64_t slab_fills;    /* a claim took a slab's last free slot */
+  uint64_t slab_unfills;  /* a free on a full slab */
+  uint64_t current_cas_attempts;
+  uint64_t current_cas_failures;
+  uint64_t lock_fast_acquire;
+  uint64_t lock_contended;
 } TslabRegionShardClass;
 
 typedef struct TslabRegionShard {
@@ -142,6 +141,7 @@ typedef struct TslabRegionShard {
   uint64_t allocs[TSLAB_NUM_EPOCHS][TSLAB_NUM_CLASSES];
   uint64_t frees[TSLAB_NUM_EPOCHS][TSLAB_NUM_CLASSES];
   TslabRegionShardClass cls[TSLAB_NUM_CLASSES];
+  uint64_t pad[8]; /* a whole number of cache lines */
 } TslabRegionShard;
 
 /* Fills *out from a region (mapped by this or another process).

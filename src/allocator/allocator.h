@@ -50,8 +50,10 @@ void SetLastError(tslab_status s);
 
 struct ClassEpochLists {
   std::atomic<SlabMeta*> current{nullptr};
-  SlabList partial;  // guarded by the class lock
-  SlabList full;     // guarded by the class lock
+  // Slabs that went from full to not-full (lock-free pushes; see slab.h).
+  std::atomic<SlabMeta*> pending{nullptr};
+  SlabList all;      // every slab of this (epoch, class); class lock
+  AvailList avail;   // slabs with free slots, not current; class lock
 };
 
 struct alignas(64) EpochSlot {
@@ -72,9 +74,15 @@ struct alignas(64) ClassState {
   // Guarded by mu:
   SlabMeta** cache = nullptr;
   uint32_t cache_len = 0;
+  uint64_t owned = 0;  // slabs on epoch or drain lists
   SlabList overflow;
-  SlabList drain_partial;
-  SlabList drain_full;
+  SlabList drain;      // reopened epochs' old slabs
+};
+
+// The calling thread's counter shard in one allocator's region.
+struct ShardRef {
+  TslabRegionShard* shard;
+  bool shared;  // the overflow shard: atomic adds
 };
 
 class Allocator {
@@ -126,18 +134,34 @@ class Allocator {
   void ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot, bool count);
   tslab_status RefuseFree(int kind, int cls);
 
+  ShardRef CurShard() const {
+    uint32_t i = ThreadShard();
+    return {&region_.shard(i), i == kSharedShard};
+  }
+  void CountFill(uint32_t cls) const {
+#if TSLAB_STATS
+    ShardRef sh = CurShard();
+    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slab_fills, 1);
+#else
+    (void)cls;
+#endif
+  }
+
   // ---- slow paths (slow_path.cc), all out of line and cold ----
   void* AllocSlow(uint32_t cls, uint32_t e, int reason, uint64_t* out);
-  void OnSlabFilled(SlabMeta* s, uint64_t tag);
-  void OnFullToPartial(SlabMeta* s, uint64_t tag);
+  void PushPending(SlabMeta* s, uint64_t tag);
   void RecycleOnEmpty(SlabMeta* s, uint64_t tag);
   void LockClass(uint32_t cls);
-  // REQUIRES: class lock. An empty, re-owned slab on e's partial list.
+  // REQUIRES: class lock. Moves (epoch e, cls)'s pending slabs to avail.
+  void DrainPendingLocked(uint32_t cls, uint32_t e);
+  // REQUIRES: class lock. A slab of e with free slots from avail, or null.
+  SlabMeta* TakeAvailLocked(uint32_t cls, uint32_t e);
+  // REQUIRES: class lock. An empty, re-owned slab on e's `all` list.
   SlabMeta* NewSlabLocked(uint32_t cls, uint32_t e);
-  // REQUIRES: class lock. Takes s off whatever epoch/drain list holds it.
+  // REQUIRES: class lock; s sealed. Takes s off every list that holds it.
   void UnlinkLocked(SlabMeta* s);
-  // Gives the page back and puts sealed, unlinked slabs into the cache.
-  // REQUIRES: class lock NOT held.
+  // Gives the pages back and puts sealed, unlinked slabs into the cache.
+  // REQUIRES: class lock NOT held (madvise is a syscall).
   void ReturnSlabs(uint32_t cls, SlabList* sealed);
   void Madvise(SlabMeta* s, uint32_t cls);
   void OpenEpoch(uint32_t e);
@@ -185,12 +209,11 @@ inline void* Allocator::FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
     *out = MakeHandle(id_, gen, s->index, slot);
   }
 #if TSLAB_STATS
-  uint32_t shard = ThreadShard();
-  bool shared = shard == kSharedShard;
-  TslabRegionShard& sh = region_.shard(shard);
-  TSLAB_STAT_SHARD_ADD(shared, sh.allocs[e][cls], 1);
+  ShardRef sh = CurShard();
+  TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->allocs[e][cls], 1);
   if (__builtin_expect(retries != 0, 0)) {
-    TSLAB_STAT_SHARD_ADD(shared, sh.cls[cls].alloc_cas_retries, retries);
+    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].alloc_cas_retries,
+                         retries);
   }
 #else
   (void)e;
@@ -214,15 +237,16 @@ inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
         bool filled;
         uint64_t retries = 0;
         if (TryClaim(s, &slot, &filled, &retries)) {
-          if (__builtin_expect(
-                  s->tag.load(std::memory_order_acquire) == tag, 1)) {
-            if (__builtin_expect(filled, 0)) OnSlabFilled(s, tag);
+          const uint64_t now_tag = s->tag.load(std::memory_order_acquire);
+          // A fill leaves the full slab current: the next allocation
+          // swaps it (slow path, reason "current full").
+          if (__builtin_expect(filled, 0)) CountFill(TagClass(now_tag));
+          if (__builtin_expect(now_tag == tag, 1)) {
             return FinishAlloc(s, slot, cls, e, retries, out);
           }
           // The slab was recycled and re-owned between our reads: the
           // slot is the new owner's; give it back and take the slow path.
-          ReleaseSlot(s, s->tag.load(std::memory_order_acquire), slot,
-                      false);
+          ReleaseSlot(s, now_tag, slot, false);
         } else {
           reason = 1;  // TSLAB_SLOW_CURRENT_FULL
         }

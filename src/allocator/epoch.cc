@@ -19,15 +19,12 @@ uint32_t Allocator::EpochAdvance() {
       ClassState& cs = classes_[cls];
       ClassEpochLists& lists = ep.lists[cls];
       LockClass(cls);
+      DrainPendingLocked(cls, next);
+      while (SlabMeta* s = lists.avail.PopFront()) s->in_avail = false;
       uint64_t moved = 0;
-      while (SlabMeta* s = lists.partial.PopFront()) {
-        cs.drain_partial.PushFront(s);
-        s->list = ListKind::kDrainPartial;
-        ++moved;
-      }
-      while (SlabMeta* s = lists.full.PopFront()) {
-        cs.drain_full.PushFront(s);
-        s->list = ListKind::kDrainFull;
+      while (SlabMeta* s = lists.all.PopFront()) {
+        cs.drain.PushFront(s);
+        s->list = ListKind::kDrain;
         ++moved;
       }
       lists.current.store(nullptr, std::memory_order_release);
@@ -54,36 +51,37 @@ uint32_t Allocator::EpochAdvance() {
 
 tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
   EpochSlot& ep = epochs_[e];
-  if (era_check != 0 && ep.era.load(std::memory_order_acquire) != era_check) {
-    SetLastError(TSLAB_E_STALE_DOMAIN);
-    return TSLAB_E_STALE_DOMAIN;
-  }
   const uint64_t t_start = MonotonicNs();
-  uint32_t st = ep.state.load(std::memory_order_acquire);
-  while ((st == TSLAB_EPOCH_ACTIVE || st == TSLAB_EPOCH_IDLE) &&
-         !ep.state.compare_exchange_weak(st, TSLAB_EPOCH_CLOSING,
-                                         std::memory_order_acq_rel)) {
-  }
-  if (st == TSLAB_EPOCH_ACTIVE || st == TSLAB_EPOCH_IDLE) {
-    AtomicStore(region_.epoch(e).state, TSLAB_EPOCH_CLOSING);
-  }
-  TslabRegionEpoch& re = region_.epoch(e);
-  AtomicStore(re.close_ns, t_start);
-  TSLAB_STAT_INC(re.close_calls);
-  TSLAB_STAT_INC(region_.global().epoch_closes);
-
+  SlabList sealed[kNumClasses];
   uint64_t scanned_all = 0, recycled_all = 0;
-  for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
-    const uint64_t t0 = MonotonicNs();
-    ClassState& cs = classes_[cls];
-    ClassEpochLists& lists = ep.lists[cls];
-    SlabList sealed;
-    uint64_t scanned = 0;
-    LockClass(cls);
-    lists.current.store(nullptr, std::memory_order_release);
-    for (SlabList* list : {&lists.partial, &lists.full}) {
+  {
+    // Serialised with EpochAdvance: a reopen must not move this epoch's
+    // slabs to the drain lists before the scan below has marked them.
+    std::lock_guard<std::mutex> advance_lock(advance_mu_);
+    if (era_check != 0 &&
+        ep.era.load(std::memory_order_acquire) != era_check) {
+      SetLastError(TSLAB_E_STALE_DOMAIN);
+      return TSLAB_E_STALE_DOMAIN;
+    }
+    uint32_t st = ep.state.load(std::memory_order_acquire);
+    if (st == TSLAB_EPOCH_ACTIVE || st == TSLAB_EPOCH_IDLE) {
+      ep.state.store(TSLAB_EPOCH_CLOSING, std::memory_order_seq_cst);
+      AtomicStore(region_.epoch(e).state, TSLAB_EPOCH_CLOSING);
+    }
+    TslabRegionEpoch& re = region_.epoch(e);
+    AtomicStore(re.close_ns, t_start);
+    TSLAB_STAT_INC(re.close_calls);
+    TSLAB_STAT_INC(region_.global().epoch_closes);
+
+    for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
+      const uint64_t t0 = MonotonicNs();
+      ClassState& cs = classes_[cls];
+      ClassEpochLists& lists = ep.lists[cls];
+      uint64_t scanned = 0;
+      LockClass(cls);
+      lists.current.store(nullptr, std::memory_order_release);
       SlabMeta* next = nullptr;
-      for (SlabMeta* s = list->head; s != nullptr; s = next) {
+      for (SlabMeta* s = lists.all.head; s != nullptr; s = next) {
         next = s->next;
         ++scanned;
         // seq_cst store then load: pairs with ReleaseSlot (see there).
@@ -93,21 +91,23 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
             s->bits.compare_exchange_strong(empty, empty | kSealed,
                                             std::memory_order_acq_rel)) {
           UnlinkLocked(s);
-          sealed.PushFront(s);
+          sealed[cls].PushFront(s);
         }
       }
+      PublishGauges(cls);
+      cs.mu.unlock();
+      TslabRegionClass& rc = region_.cls(cls);
+      TSLAB_STAT_INC(rc.epoch_close_calls);
+      TSLAB_STAT_ADD(rc.epoch_close_scanned_slabs, scanned);
+      TSLAB_STAT_ADD(rc.epoch_close_recycled_slabs, sealed[cls].size);
+      TSLAB_STAT_ADD(rc.epoch_close_total_ns, MonotonicNs() - t0);
+      scanned_all += scanned;
+      recycled_all += sealed[cls].size;
     }
-    const uint64_t recycled = sealed.size;
-    PublishGauges(cls);
-    cs.mu.unlock();
-    TslabRegionClass& rc = region_.cls(cls);
-    TSLAB_STAT_INC(rc.epoch_close_calls);
-    TSLAB_STAT_ADD(rc.epoch_close_scanned_slabs, scanned);
-    TSLAB_STAT_ADD(rc.epoch_close_recycled_slabs, recycled);
-    TSLAB_STAT_ADD(rc.epoch_close_total_ns, MonotonicNs() - t0);
-    scanned_all += scanned;
-    recycled_all += recycled;
-    if (recycled != 0) ReturnSlabs(cls, &sealed);  // madvise: outside lock
+  }
+  // madvise and the cache, outside every lock.
+  for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
+    if (sealed[cls].head != nullptr) ReturnSlabs(cls, &sealed[cls]);
   }
   MaybeDrained(e);
   TSLAB_PROBE4(epoch_close, e, scanned_all, recycled_all,

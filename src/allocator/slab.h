@@ -16,11 +16,22 @@
 // only while the slab is sealed; the lock-free allocator reads it before and
 // after its CAS on `bits` to detect that the slab changed hands meanwhile.
 //
+// Finding slabs with free slots without a lock on the free path: a free
+// that takes a slab from full to not-full pushes it on its (epoch, class)'s
+// `pending` stack (a Treiber stack: lock-free pushes, and the slow path
+// takes the whole stack at once under the class lock, so there is no ABA).
+// `queued` makes the push once-only; the push happens before the freeing
+// CAS, while the freer still holds a slot, so a slab on a pending stack is
+// never empty and never sealed. The slow path moves pending slabs to the
+// `avail` list (class lock) and installs them as current.
+//
 // Per-slot 16-bit generations (`gen`) make handles checkable: a free
 // advances gen[slot] by CAS, which is the free's linearisation point.
 //
-// Thread-safety: bits, tag, gen and reclaim_on_empty are atomics; list
-// links, `list` and everything else are guarded by the owning class's lock.
+// Thread-safety: bits, tag, gen, queued and reclaim_on_empty are atomics;
+// pending_next is written by the one pusher before its CAS publishes it;
+// the list links, `list`, `in_avail` and the rest are guarded by the owning
+// class's lock.
 #ifndef TSLAB_SRC_ALLOCATOR_SLAB_H_
 #define TSLAB_SRC_ALLOCATOR_SLAB_H_
 
@@ -51,53 +62,54 @@ inline constexpr uint32_t OwnerKey(uint32_t epoch, uint32_t cls) {
 }
 
 enum class ListKind : uint8_t {
-  kNone = 0,     // never used, or in flight between lists
-  kPartial,      // an epoch's slab with free slots (or the current one)
-  kFull,         // an epoch's slab with no free slot
-  kDrainPartial, // a reopened epoch's old slab, recycled when empty
-  kDrainFull,
-  kCache,        // empty, sealed, in the per-class cache array
-  kOverflow,     // empty, sealed, on the per-class overflow list
+  kNone = 0,  // never used, or in flight (sealed, being recycled)
+  kEpoch,     // on its epoch's `all` list
+  kDrain,     // a reopened epoch's old slab, on the class's drain list
+  kCache,     // empty, sealed, in the per-class cache array
+  kOverflow,  // empty, sealed, on the per-class overflow list
 };
 
-struct SlabList;
-
 struct alignas(64) SlabMeta {
-  // --- first cache line: what the fast paths touch ---
+  // --- line 0: what the fast paths and the pending/avail moves touch ---
   std::atomic<uint64_t> bits{0};
   std::atomic<uint64_t> tag{0};
   std::atomic<uint8_t> reclaim_on_empty{0};
-  // Guarded by the class lock:
+  std::atomic<uint8_t> queued{0};
+  // Guarded by the class lock (read only by lock holders):
   ListKind list = ListKind::kNone;
   uint8_t cls = 0;
   uint8_t epoch = 0;
+  bool in_avail = false;
   uint32_t index = 0;  // slab number in the arena
-  SlabMeta* prev = nullptr;
+  SlabMeta* pending_next = nullptr;
+  SlabMeta* avail_prev = nullptr;
+  SlabMeta* avail_next = nullptr;
+  // --- lines 1-2: slot generations ---
+  alignas(64) std::atomic<uint16_t> gen[kMaxSlotsPerSlab + 1];
+  // --- line 3: list links used when a slab changes hands; class lock ---
+  alignas(64) SlabMeta* prev = nullptr;  // `all`, drain or overflow list
   SlabMeta* next = nullptr;
-  SlabList* owner_list = nullptr;
-  // --- then the slot generations (two cache lines) ---
-  std::atomic<uint16_t> gen[kMaxSlotsPerSlab + 1];
 };
-static_assert(sizeof(SlabMeta) == 192, "descriptor stride");
+static_assert(sizeof(SlabMeta) == 256, "descriptor stride");
 
-// Doubly linked, with a count. REQUIRES: the class lock for every call.
-struct SlabList {
+// Intrusive doubly linked list with a count, over one pair of link fields.
+// REQUIRES: the class lock for every call.
+template <SlabMeta* SlabMeta::*Prev, SlabMeta* SlabMeta::*Next>
+struct BasicSlabList {
   SlabMeta* head = nullptr;
   uint64_t size = 0;
 
   void PushFront(SlabMeta* s) {
-    s->prev = nullptr;
-    s->next = head;
-    if (head) head->prev = s;
+    s->*Prev = nullptr;
+    s->*Next = head;
+    if (head) head->*Prev = s;
     head = s;
-    s->owner_list = this;
     ++size;
   }
   void Remove(SlabMeta* s) {
-    if (s->prev) s->prev->next = s->next; else head = s->next;
-    if (s->next) s->next->prev = s->prev;
-    s->prev = s->next = nullptr;
-    s->owner_list = nullptr;
+    if (s->*Prev) (s->*Prev)->*Next = s->*Next; else head = s->*Next;
+    if (s->*Next) (s->*Next)->*Prev = s->*Prev;
+    s->*Prev = s->*Next = nullptr;
     --size;
   }
   SlabMeta* PopFront() {
@@ -106,6 +118,9 @@ struct SlabList {
     return s;
   }
 };
+
+using SlabList = BasicSlabList<&SlabMeta::prev, &SlabMeta::next>;
+using AvailList = BasicSlabList<&SlabMeta::avail_prev, &SlabMeta::avail_next>;
 
 }  // namespace tslab::internal
 

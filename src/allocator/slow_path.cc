@@ -1,5 +1,5 @@
-// The allocator's slow paths: installing a new current slab, list moves on
-// full/partial transitions, recycling empty slabs into the cache.
+// The allocator's slow paths: installing a new current slab, draining the
+// pending stacks, recycling empty slabs into the cache.
 // Everything here is out of line and cold; it runs under the class lock
 // except where a comment says otherwise.
 #include <sys/mman.h>
@@ -15,25 +15,21 @@ namespace tslab::internal {
 
 TSLAB_COLD void Allocator::LockClass(uint32_t cls) {
   ClassState& cs = classes_[cls];
+  ShardRef sh = CurShard();
   if (cs.mu.try_lock()) {
-    TSLAB_STAT_INC(region_.cls(cls).lock_fast_acquire);
+    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_fast_acquire, 1);
   } else {
     cs.mu.lock();
-    TSLAB_STAT_INC(region_.cls(cls).lock_contended);
+    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_contended, 1);
   }
+  (void)sh;
 }
 
 void Allocator::PublishGauges(uint32_t cls) {
   ClassState& cs = classes_[cls];
   TslabRegionClass& rc = region_.cls(cls);
-  uint64_t partial = cs.drain_partial.size, full = cs.drain_full.size;
-  for (const EpochSlot& ep : epochs_) {
-    partial += ep.lists[cls].partial.size;
-    full += ep.lists[cls].full.size;
-  }
-  AtomicStore(rc.partial_slabs, partial);
-  AtomicStore(rc.full_slabs, full);
-  AtomicStore(rc.draining_slabs, cs.drain_partial.size + cs.drain_full.size);
+  AtomicStore(rc.owned_slabs, cs.owned);
+  AtomicStore(rc.draining_slabs, cs.drain.size);
   AtomicStore(rc.cache_size, cs.cache_len);
   AtomicStore(rc.cache_overflow_len, cs.overflow.size);
 }
@@ -56,6 +52,50 @@ void Allocator::MaybeDrained(uint32_t e) {
   if (ep.state.compare_exchange_strong(expect, TSLAB_EPOCH_DRAINED,
                                        std::memory_order_acq_rel)) {
     AtomicStore(region_.epoch(e).state, TSLAB_EPOCH_DRAINED);
+  }
+}
+
+TSLAB_COLD void Allocator::PushPending(SlabMeta* s, uint64_t tag) {
+  std::atomic<SlabMeta*>& head =
+      epochs_[TagEpoch(tag)].lists[TagClass(tag)].pending;
+  SlabMeta* n = head.load(std::memory_order_relaxed);
+  do {
+    s->pending_next = n;
+  } while (!head.compare_exchange_weak(n, s, std::memory_order_release,
+                                       std::memory_order_relaxed));
+}
+
+void Allocator::DrainPendingLocked(uint32_t cls, uint32_t e) {
+  ClassEpochLists& lists = epochs_[e].lists[cls];
+  SlabMeta* s = lists.pending.exchange(nullptr, std::memory_order_acquire);
+  while (s != nullptr) {
+    SlabMeta* next = s->pending_next;
+    s->pending_next = nullptr;
+    // seq_cst store, then load of bits: pairs with ReleaseSlot's CAS then
+    // exchange of `queued`; a slab that fills again after this check is
+    // re-queued by its next free.
+    s->queued.store(0, std::memory_order_seq_cst);
+    if (s->list == ListKind::kEpoch && s->epoch == e && !s->in_avail &&
+        (~s->bits.load(std::memory_order_seq_cst) & kSlotMask) != 0) {
+      lists.avail.PushFront(s);
+      s->in_avail = true;
+    }
+    s = next;
+  }
+}
+
+SlabMeta* Allocator::TakeAvailLocked(uint32_t cls, uint32_t e) {
+  ClassEpochLists& lists = epochs_[e].lists[cls];
+  for (;;) {
+    if (lists.avail.head == nullptr) {
+      DrainPendingLocked(cls, e);
+      if (lists.avail.head == nullptr) return nullptr;
+    }
+    SlabMeta* s = lists.avail.PopFront();
+    s->in_avail = false;
+    // Full again (it was current meanwhile)? Drop it: it is re-queued by
+    // the free that next takes it below full.
+    if ((~s->bits.load(std::memory_order_acquire) & kSlotMask) != 0) return s;
   }
 }
 
@@ -87,23 +127,29 @@ SlabMeta* Allocator::NewSlabLocked(uint32_t cls, uint32_t e) {
   uint64_t inc = (s->tag.load(std::memory_order_relaxed) >> 16) + 1;
   s->tag.store(MakeTag(inc, e, cls), std::memory_order_release);
   s->reclaim_on_empty.store(0, std::memory_order_relaxed);
+  s->queued.store(0, std::memory_order_relaxed);
+  s->pending_next = nullptr;
   s->cls = static_cast<uint8_t>(cls);
   s->epoch = static_cast<uint8_t>(e);
-  s->list = ListKind::kPartial;
-  epochs_[e].lists[cls].partial.PushFront(s);
+  s->in_avail = false;
+  s->list = ListKind::kEpoch;
+  epochs_[e].lists[cls].all.PushFront(s);
+  ++cs.owned;
   epochs_[e].slab_count.fetch_add(1, std::memory_order_acq_rel);
   AtomicStore(region_.epoch(e).slab_count,
               epochs_[e].slab_count.load(std::memory_order_relaxed));
+  PublishGauges(cls);
   s->bits.store(cs.empty_bits, std::memory_order_release);
   return s;
 }
 
 TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
-                                       uint64_t* out) {
+                                      uint64_t* out) {
   const uint64_t t0 = TSLAB_PROBE_ENABLED(slow_path) ? MonotonicNs() : 0;
-  TslabRegionClass& rc = region_.cls(cls);
-  TSLAB_STAT_INC(rc.slow_path_hits);
+  ShardRef sh = CurShard();
+  TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slow_path_hits, 1);
   EpochSlot& ep = epochs_[e];
+  ClassState& cs = classes_[cls];
   LockClass(cls);
   uint32_t st = ep.state.load(std::memory_order_acquire);
   if (st == TSLAB_EPOCH_IDLE) {
@@ -115,16 +161,18 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
   void* result = nullptr;
   if (st != TSLAB_EPOCH_ACTIVE) {
     reason = TSLAB_SLOW_EPOCH_CLOSED;
-    TSLAB_STAT_INC(rc.slow_path_epoch_closed);
+    cs.mu.unlock();
+    TSLAB_STAT_INC(region_.cls(cls).slow_path_epoch_closed);
     TSLAB_STAT_INC(region_.global().alloc_failures);
     TSLAB_PROBE2(epoch_closed_alloc, cls, e);
-    classes_[cls].mu.unlock();
     SetLastError(TSLAB_E_EPOCH_CLOSED);
   } else {
     if (reason == TSLAB_SLOW_CURRENT_FULL) {
-      TSLAB_STAT_INC(rc.current_partial_full);
+      TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].current_partial_full,
+                           1);
     } else {
-      TSLAB_STAT_INC(rc.current_partial_null);
+      TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].current_partial_null,
+                           1);
     }
     ClassEpochLists& lists = ep.lists[cls];
     uint32_t slot = 0;
@@ -133,26 +181,26 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
     SlabMeta* s = nullptr;
     for (;;) {
       SlabMeta* cur = lists.current.load(std::memory_order_acquire);
-      // Another thread may have installed a fresh current meanwhile.
+      // Another thread may have installed a fresh current meanwhile, or
+      // a free may have made room in this one.
       if (cur != nullptr && TryClaim(cur, &slot, &filled, &retries)) {
         s = cur;
         break;
       }
-      SlabMeta* pick = nullptr;
-      for (SlabMeta* p = lists.partial.head; p != nullptr; p = p->next) {
-        if (p != cur && (~p->bits.load(std::memory_order_relaxed) &
-                         kSlotMask) != 0) {
-          pick = p;
-          break;
-        }
-      }
+      SlabMeta* pick = TakeAvailLocked(cls, e);
       if (pick == nullptr) pick = NewSlabLocked(cls, e);
       if (pick == nullptr) break;  // address space exhausted
-      TSLAB_STAT_INC(rc.current_partial_cas_attempts);
+      TSLAB_STAT_SHARD_ADD(sh.shared,
+                           sh.shard->cls[cls].current_cas_attempts, 1);
       if (!lists.current.compare_exchange_strong(cur, pick,
                                                  std::memory_order_acq_rel)) {
-        // A filler swapped the full current out between our load and CAS.
-        TSLAB_STAT_INC(rc.current_partial_cas_failures);
+        // Only close (which nulls it) races us here; retry from the top.
+        TSLAB_STAT_SHARD_ADD(sh.shared,
+                             sh.shard->cls[cls].current_cas_failures, 1);
+        if (!pick->in_avail) {
+          lists.avail.PushFront(pick);
+          pick->in_avail = true;
+        }
         continue;
       }
       if (TryClaim(pick, &slot, &filled, &retries)) {
@@ -160,25 +208,9 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
         break;
       }
     }
-    if (s != nullptr && filled) {
-      // Move the now-full slab off the partial list while we hold the lock.
-      SlabMeta* expect = s;
-      TSLAB_STAT_INC(rc.current_partial_cas_attempts);
-      if (!lists.current.compare_exchange_strong(expect, nullptr,
-                                                 std::memory_order_acq_rel)) {
-        TSLAB_STAT_INC(rc.current_partial_cas_failures);
-      }
-      if (s->list == ListKind::kPartial &&
-          s->bits.load(std::memory_order_acquire) == kSlotMask) {
-        lists.partial.Remove(s);
-        lists.full.PushFront(s);
-        s->list = ListKind::kFull;
-        TSLAB_STAT_INC(rc.list_move_partial_to_full);
-      }
-    }
-    PublishGauges(cls);
-    classes_[cls].mu.unlock();
+    cs.mu.unlock();
     if (s != nullptr) {
+      if (filled) CountFill(cls);
       result = FinishAlloc(s, slot, cls, e, retries, out);
     } else {
       TSLAB_STAT_INC(region_.global().alloc_failures);
@@ -188,77 +220,33 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
   if (TSLAB_PROBE_ENABLED(slow_path)) {
     TSLAB_PROBE4(slow_path, cls, e, reason, MonotonicNs() - t0);
   }
+  (void)sh;
   return result;
-}
-
-TSLAB_COLD void Allocator::OnSlabFilled(SlabMeta* s, uint64_t tag) {
-  const uint32_t cls = TagClass(tag), e = TagEpoch(tag);
-  TslabRegionClass& rc = region_.cls(cls);
-  ClassEpochLists& lists = epochs_[e].lists[cls];
-  SlabMeta* expect = s;
-  TSLAB_STAT_INC(rc.current_partial_cas_attempts);
-  if (!lists.current.compare_exchange_strong(expect, nullptr,
-                                             std::memory_order_acq_rel)) {
-    TSLAB_STAT_INC(rc.current_partial_cas_failures);
-  }
-  LockClass(cls);
-  if (s->tag.load(std::memory_order_acquire) == tag &&
-      s->list == ListKind::kPartial &&
-      s->bits.load(std::memory_order_acquire) == kSlotMask) {
-    lists.partial.Remove(s);
-    lists.full.PushFront(s);
-    s->list = ListKind::kFull;
-    TSLAB_STAT_INC(rc.list_move_partial_to_full);
-    PublishGauges(cls);
-  }
-  classes_[cls].mu.unlock();
-}
-
-TSLAB_COLD void Allocator::OnFullToPartial(SlabMeta* s, uint64_t tag) {
-  const uint32_t cls = TagClass(tag), e = TagEpoch(tag);
-  LockClass(cls);
-  if (s->tag.load(std::memory_order_acquire) == tag &&
-      s->bits.load(std::memory_order_acquire) != kSlotMask) {
-    if (s->list == ListKind::kFull) {
-      epochs_[e].lists[cls].full.Remove(s);
-      epochs_[e].lists[cls].partial.PushFront(s);
-      s->list = ListKind::kPartial;
-      TSLAB_STAT_INC(region_.cls(cls).list_move_full_to_partial);
-      PublishGauges(cls);
-    } else if (s->list == ListKind::kDrainFull) {
-      classes_[cls].drain_full.Remove(s);
-      classes_[cls].drain_partial.PushFront(s);
-      s->list = ListKind::kDrainPartial;
-      TSLAB_STAT_INC(region_.cls(cls).list_move_full_to_partial);
-      PublishGauges(cls);
-    }
-  }
-  classes_[cls].mu.unlock();
 }
 
 void Allocator::UnlinkLocked(SlabMeta* s) {
   const uint32_t cls = s->cls, e = s->epoch;
-  switch (s->list) {
-    case ListKind::kPartial:
-    case ListKind::kFull: {
-      ClassEpochLists& lists = epochs_[e].lists[cls];
-      (s->list == ListKind::kPartial ? lists.partial : lists.full).Remove(s);
-      SlabMeta* expect = s;
-      lists.current.compare_exchange_strong(expect, nullptr,
-                                            std::memory_order_acq_rel);
-      epochs_[e].slab_count.fetch_sub(1, std::memory_order_acq_rel);
-      AtomicStore(region_.epoch(e).slab_count,
-                  epochs_[e].slab_count.load(std::memory_order_relaxed));
-      break;
+  ClassState& cs = classes_[cls];
+  ClassEpochLists& lists = epochs_[e].lists[cls];
+  if (s->list == ListKind::kEpoch || s->list == ListKind::kDrain) {
+    // A sealed slab is on no pending stack once its stack is drained.
+    DrainPendingLocked(cls, e);
+    if (s->in_avail) {
+      lists.avail.Remove(s);
+      s->in_avail = false;
     }
-    case ListKind::kDrainPartial:
-      classes_[cls].drain_partial.Remove(s);
-      break;
-    case ListKind::kDrainFull:
-      classes_[cls].drain_full.Remove(s);
-      break;
-    default:
-      break;
+    SlabMeta* expect = s;
+    lists.current.compare_exchange_strong(expect, nullptr,
+                                          std::memory_order_acq_rel);
+    --cs.owned;
+  }
+  if (s->list == ListKind::kEpoch) {
+    lists.all.Remove(s);
+    epochs_[e].slab_count.fetch_sub(1, std::memory_order_acq_rel);
+    AtomicStore(region_.epoch(e).slab_count,
+                epochs_[e].slab_count.load(std::memory_order_relaxed));
+  } else if (s->list == ListKind::kDrain) {
+    cs.drain.Remove(s);
   }
   s->list = ListKind::kNone;
 }
@@ -270,8 +258,7 @@ TSLAB_COLD void Allocator::RecycleOnEmpty(SlabMeta* s, uint64_t tag) {
   uint64_t empty = cs.empty_bits;
   bool sealed = false;
   if (s->tag.load(std::memory_order_acquire) == tag &&
-      s->list != ListKind::kNone && s->list != ListKind::kCache &&
-      s->list != ListKind::kOverflow &&
+      (s->list == ListKind::kEpoch || s->list == ListKind::kDrain) &&
       s->bits.compare_exchange_strong(empty, empty | kSealed,
                                       std::memory_order_acq_rel)) {
     UnlinkLocked(s);

@@ -81,7 +81,7 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
   // Sum the per-thread shards once.
   uint64_t allocs[TSLAB_NUM_EPOCHS][TSLAB_NUM_CLASSES] = {};
   uint64_t frees[TSLAB_NUM_EPOCHS][TSLAB_NUM_CLASSES] = {};
-  uint64_t a_retry[TSLAB_NUM_CLASSES] = {}, f_retry[TSLAB_NUM_CLASSES] = {};
+  TslabRegionShardClass sc[TSLAB_NUM_CLASSES] = {};
   for (int i = 0; i < TSLAB_REGION_SHARDS; ++i) {
     for (int e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
       for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
@@ -90,8 +90,18 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
       }
     }
     for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
-      a_retry[c] += Load(sh[i].cls[c].alloc_cas_retries);
-      f_retry[c] += Load(sh[i].cls[c].free_cas_retries);
+      const TslabRegionShardClass& x = sh[i].cls[c];
+      sc[c].alloc_cas_retries += Load(x.alloc_cas_retries);
+      sc[c].free_cas_retries += Load(x.free_cas_retries);
+      sc[c].slow_path_hits += Load(x.slow_path_hits);
+      sc[c].current_partial_null += Load(x.current_partial_null);
+      sc[c].current_partial_full += Load(x.current_partial_full);
+      sc[c].slab_fills += Load(x.slab_fills);
+      sc[c].slab_unfills += Load(x.slab_unfills);
+      sc[c].current_cas_attempts += Load(x.current_cas_attempts);
+      sc[c].current_cas_failures += Load(x.current_cas_failures);
+      sc[c].lock_fast_acquire += Load(x.lock_fast_acquire);
+      sc[c].lock_contended += Load(x.lock_contended);
     }
   }
 
@@ -107,13 +117,13 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
     s.class_index = static_cast<uint32_t>(c);
     s.object_size = static_cast<uint32_t>(h.object_size[c]);
     s.objects_per_slab = h.objects_per_slab[c];
-    s.slow_path_hits = Load(r.slow_path_hits);
+    s.slow_path_hits = sc[c].slow_path_hits;
     s.new_slab_count = Load(r.new_slab_count);
     s.slabs_reused = Load(r.slabs_reused);
-    s.list_move_partial_to_full = Load(r.list_move_partial_to_full);
-    s.list_move_full_to_partial = Load(r.list_move_full_to_partial);
-    s.current_partial_null = Load(r.current_partial_null);
-    s.current_partial_full = Load(r.current_partial_full);
+    s.list_move_partial_to_full = sc[c].slab_fills;
+    s.list_move_full_to_partial = sc[c].slab_unfills;
+    s.current_partial_null = sc[c].current_partial_null;
+    s.current_partial_full = sc[c].current_partial_full;
     s.empty_slab_recycled = Load(r.empty_slab_recycled);
     s.empty_slab_overflowed = Load(r.empty_slab_overflowed);
     s.slow_path_cache_miss = Load(r.slow_path_cache_miss);
@@ -128,8 +138,15 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
     s.cache_size = static_cast<uint32_t>(Load(r.cache_size));
     s.cache_capacity = static_cast<uint32_t>(h.cache_capacity);
     s.cache_overflow_len = static_cast<uint32_t>(Load(r.cache_overflow_len));
-    s.total_partial_slabs = static_cast<uint32_t>(Load(r.partial_slabs));
-    s.total_full_slabs = static_cast<uint32_t>(Load(r.full_slabs));
+    // Full slabs: fills minus unfills (a full slab is never recycled, so
+    // the difference is exact at quiescence); partial: the rest of the
+    // slabs the epochs hold, counted independently under the class lock.
+    const uint64_t owned = Load(r.owned_slabs);
+    const uint64_t full = sc[c].slab_fills > sc[c].slab_unfills
+                              ? sc[c].slab_fills - sc[c].slab_unfills
+                              : 0;
+    s.total_full_slabs = static_cast<uint32_t>(full < owned ? full : owned);
+    s.total_partial_slabs = static_cast<uint32_t>(owned - s.total_full_slabs);
     s.draining_slabs = Load(r.draining_slabs);
     // Semantics over formula: slabs in use are those taken (new or reused
     // from the cache) minus those given back. The spec's new - recycled
@@ -144,12 +161,12 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
       s.bitmap_alloc_attempts += allocs[e][c];
       s.bitmap_free_attempts += frees[e][c];
     }
-    s.bitmap_alloc_cas_retries = a_retry[c];
-    s.bitmap_free_cas_retries = f_retry[c];
-    s.current_partial_cas_failures = Load(r.current_partial_cas_failures);
-    s.current_partial_cas_attempts = Load(r.current_partial_cas_attempts);
-    s.lock_fast_acquire = Load(r.lock_fast_acquire);
-    s.lock_contended = Load(r.lock_contended);
+    s.bitmap_alloc_cas_retries = sc[c].alloc_cas_retries;
+    s.bitmap_free_cas_retries = sc[c].free_cas_retries;
+    s.current_partial_cas_failures = sc[c].current_cas_failures;
+    s.current_partial_cas_attempts = sc[c].current_cas_attempts;
+    s.lock_fast_acquire = sc[c].lock_fast_acquire;
+    s.lock_contended = sc[c].lock_contended;
     s.avg_alloc_cas_retries_per_attempt =
         Ratio(s.bitmap_alloc_cas_retries, s.bitmap_alloc_attempts);
     s.avg_free_cas_retries_per_attempt =
