@@ -1,9 +1,9 @@
 // Allocator: the temporal-slab allocator's core (tslab::internal).
 //
 // Purpose: size-classed, epoch-owned slabs with a lock-free fast path.
-// Each (epoch, class) pair has a "current" slab that threads allocate from
-// by one CAS on its bitmap word; when it fills, the slow path (per-class
-// lock) installs another: a partial slab of that epoch, an empty one from
+// Each (epoch, class, heap) has a "current" slab that threads allocate from
+// by one CAS on its bitmap word; when it fills, the slow path (heap lock)
+// installs another: a slab of that heap with free slots, an empty one from
 // the class's cache or overflow list, or a fresh page from the arena.
 // Closing an epoch recycles its empty slabs (madvise, then cache); a slab of
 // a closed epoch is recycled when its last object is freed.
@@ -12,11 +12,11 @@
 //   - A slab is on exactly one list (ListKind) when no call is in flight.
 //   - Only sealed slabs change owner; the fast path re-reads the tag after
 //     its CAS and gives the slot back if the slab changed hands.
-//   - Per class, partial + full gauges == new + reused - recycled slabs.
+//   - Per class, owned slabs == new + reused - recycled slabs.
 //
 // Thread-safety: all public members are thread-safe except the destructor.
-// Lock order: advance_mu_ before any class lock; one class lock at a time;
-// the arena's mutex is taken under a class lock (never the reverse).
+// Lock order: advance_mu_, then one heap lock, then one class lock, then
+// the arena's mutex; never the reverse, never two of a kind.
 #ifndef TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
 #define TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
 
@@ -48,12 +48,19 @@ inline constexpr uint64_t kMaxSlabs = 1ull << 30;
 
 void SetLastError(tslab_status s);
 
-struct ClassEpochLists {
+// Heaps: each (epoch, class) is split into kNumHeaps heaps, and a thread
+// allocates from heap (its shard number % kNumHeaps). Threads then claim
+// slots on different slabs and take different locks; a free still goes to
+// the slab's own heap (lock-free pending push), whatever the thread.
+inline constexpr uint32_t kNumHeaps = 8;
+inline uint32_t HeapOf(uint32_t shard) { return shard % kNumHeaps; }
+
+struct alignas(64) Heap {
   std::atomic<SlabMeta*> current{nullptr};
   // Slabs that went from full to not-full (lock-free pushes; see slab.h).
   std::atomic<SlabMeta*> pending{nullptr};
-  SlabList all;      // every slab of this (epoch, class); class lock
-  AvailList avail;   // slabs with free slots, not current; class lock
+  SlabList all;     // every slab of this heap; heap lock
+  AvailList avail;  // slabs with free slots, not current; heap lock
 };
 
 struct alignas(64) EpochSlot {
@@ -62,21 +69,28 @@ struct alignas(64) EpochSlot {
   // Slabs on this epoch's lists, all classes: reaching 0 while CLOSING
   // makes the epoch DRAINED.
   std::atomic<uint64_t> slab_count{0};
-  ClassEpochLists lists[kNumClasses];
+  Heap heaps[kNumClasses][kNumHeaps];
+};
+
+// The lock of one (class, heap), over every epoch's Heap of that pair,
+// plus the heap's drain list (reopened epochs' old slabs).
+struct alignas(64) HeapLock {
+  std::mutex mu;
+  SlabList drain;  // guarded by mu
 };
 
 struct alignas(64) ClassState {
-  std::mutex mu;
+  std::mutex mu;  // the cache, the overflow list
   uint32_t size = 0;
   uint32_t slots = 0;
   uint64_t empty_bits = 0;
   uint64_t div_mul = 0;  // slot = (offset * div_mul) >> 32, exact here
-  // Guarded by mu:
-  SlabMeta** cache = nullptr;
-  uint32_t cache_len = 0;
-  uint64_t owned = 0;  // slabs on epoch or drain lists
-  SlabList overflow;
-  SlabList drain;      // reopened epochs' old slabs
+  SlabMeta** cache = nullptr;  // guarded by mu
+  uint32_t cache_len = 0;      // guarded by mu
+  SlabList overflow;           // guarded by mu
+  std::atomic<uint64_t> owned{0};     // slabs on epoch or drain lists
+  std::atomic<uint64_t> draining{0};  // of those, on drain lists
+  HeapLock heaps[kNumHeaps];
 };
 
 // The calling thread's counter shard in one allocator's region.
@@ -128,40 +142,45 @@ class Allocator {
   static inline bool TryClaim(SlabMeta* s, uint32_t* slot, bool* filled,
                               uint64_t* retries);
   inline void* FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
-                           uint32_t e, uint64_t retries, uint64_t* out);
+                           uint32_t e, uint32_t shard, uint64_t retries,
+                           uint64_t* out);
   // Clears slot's bit and handles the full->partial and ->empty
   // transitions. count: a real free (false: undoing a racy claim).
   void ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot, bool count);
   tslab_status RefuseFree(int kind, int cls);
 
-  ShardRef CurShard() const {
-    uint32_t i = ThreadShard();
+  ShardRef ShardAt(uint32_t i) const {
     return {&region_.shard(i), i == kSharedShard};
   }
-  void CountFill(uint32_t cls) const {
+  ShardRef CurShard() const { return ShardAt(ThreadShard()); }
+  void CountFill(uint32_t cls, uint32_t shard) const {
 #if TSLAB_STATS
-    ShardRef sh = CurShard();
+    ShardRef sh = ShardAt(shard);
     TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slab_fills, 1);
 #else
     (void)cls;
+    (void)shard;
 #endif
   }
 
   // ---- slow paths (slow_path.cc), all out of line and cold ----
-  void* AllocSlow(uint32_t cls, uint32_t e, int reason, uint64_t* out);
+  void* AllocSlow(uint32_t cls, uint32_t e, uint32_t shard, int reason,
+                  uint64_t* out);
   void PushPending(SlabMeta* s, uint64_t tag);
   void RecycleOnEmpty(SlabMeta* s, uint64_t tag);
-  void LockClass(uint32_t cls);
-  // REQUIRES: class lock. Moves (epoch e, cls)'s pending slabs to avail.
-  void DrainPendingLocked(uint32_t cls, uint32_t e);
-  // REQUIRES: class lock. A slab of e with free slots from avail, or null.
-  SlabMeta* TakeAvailLocked(uint32_t cls, uint32_t e);
-  // REQUIRES: class lock. An empty, re-owned slab on e's `all` list.
-  SlabMeta* NewSlabLocked(uint32_t cls, uint32_t e);
-  // REQUIRES: class lock; s sealed. Takes s off every list that holds it.
+  void LockCounted(std::mutex& mu, uint32_t cls);
+  // REQUIRES: heap lock (cls, h). Moves (e, cls, h)'s pending slabs to
+  // avail.
+  void DrainPendingLocked(uint32_t cls, uint32_t e, uint32_t h);
+  // REQUIRES: heap lock. A slab of (e, cls, h) with free slots, or null.
+  SlabMeta* TakeAvailLocked(uint32_t cls, uint32_t e, uint32_t h);
+  // REQUIRES: heap lock; takes the class lock. An empty slab, re-owned by
+  // (e, cls, h) and on its `all` list, or null (address space exhausted).
+  SlabMeta* NewSlabLocked(uint32_t cls, uint32_t e, uint32_t h);
+  // REQUIRES: heap lock of s; s sealed. Takes s off every list of its heap.
   void UnlinkLocked(SlabMeta* s);
   // Gives the pages back and puts sealed, unlinked slabs into the cache.
-  // REQUIRES: class lock NOT held (madvise is a syscall).
+  // REQUIRES: no lock held (madvise is a syscall); takes the class lock.
   void ReturnSlabs(uint32_t cls, SlabList* sealed);
   void Madvise(SlabMeta* s, uint32_t cls);
   void OpenEpoch(uint32_t e);
@@ -202,14 +221,14 @@ inline bool Allocator::TryClaim(SlabMeta* s, uint32_t* slot, bool* filled,
 }
 
 inline void* Allocator::FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
-                                    uint32_t e, uint64_t retries,
-                                    uint64_t* out) {
+                                    uint32_t e, uint32_t shard,
+                                    uint64_t retries, uint64_t* out) {
   if (out != nullptr) {
     uint16_t gen = s->gen[slot].load(std::memory_order_relaxed);
     *out = MakeHandle(id_, gen, s->index, slot);
   }
 #if TSLAB_STATS
-  ShardRef sh = CurShard();
+  ShardRef sh = ShardAt(shard);
   TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->allocs[e][cls], 1);
   if (__builtin_expect(retries != 0, 0)) {
     TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].alloc_cas_retries,
@@ -217,6 +236,7 @@ inline void* Allocator::FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
   }
 #else
   (void)e;
+  (void)shard;
   (void)retries;
 #endif
   return arena_.SlabBase(s) + kSlabHeaderBytes +
@@ -225,11 +245,13 @@ inline void* Allocator::FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
 
 inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
   EpochSlot& ep = epochs_[e];
+  const uint32_t shard = ThreadShard();
   int reason = 2;  // TSLAB_SLOW_EPOCH_CLOSED
   if (__builtin_expect(
           ep.state.load(std::memory_order_acquire) == TSLAB_EPOCH_ACTIVE, 1)) {
     reason = 0;  // TSLAB_SLOW_CURRENT_NULL
-    SlabMeta* s = ep.lists[cls].current.load(std::memory_order_acquire);
+    SlabMeta* s =
+        ep.heaps[cls][HeapOf(shard)].current.load(std::memory_order_acquire);
     if (s != nullptr) {
       uint64_t tag = s->tag.load(std::memory_order_acquire);
       if (TagOwner(tag) == OwnerKey(e, cls)) {
@@ -240,9 +262,9 @@ inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
           const uint64_t now_tag = s->tag.load(std::memory_order_acquire);
           // A fill leaves the full slab current: the next allocation
           // swaps it (slow path, reason "current full").
-          if (__builtin_expect(filled, 0)) CountFill(TagClass(now_tag));
+          if (__builtin_expect(filled, 0)) CountFill(TagClass(now_tag), shard);
           if (__builtin_expect(now_tag == tag, 1)) {
-            return FinishAlloc(s, slot, cls, e, retries, out);
+            return FinishAlloc(s, slot, cls, e, shard, retries, out);
           }
           // The slab was recycled and re-owned between our reads: the
           // slot is the new owner's; give it back and take the slow path.
@@ -253,7 +275,7 @@ inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
       }
     }
   }
-  return AllocSlow(cls, e, reason, out);
+  return AllocSlow(cls, e, shard, reason, out);
 }
 
 }  // namespace tslab::internal

@@ -17,18 +17,23 @@ uint32_t Allocator::EpochAdvance() {
     TSLAB_STAT_INC(region_.global().epoch_wraps_live);
     for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
       ClassState& cs = classes_[cls];
-      ClassEpochLists& lists = ep.lists[cls];
-      LockClass(cls);
-      DrainPendingLocked(cls, next);
-      while (SlabMeta* s = lists.avail.PopFront()) s->in_avail = false;
-      uint64_t moved = 0;
-      while (SlabMeta* s = lists.all.PopFront()) {
-        cs.drain.PushFront(s);
-        s->list = ListKind::kDrain;
-        ++moved;
+      for (uint32_t h = 0; h < kNumHeaps; ++h) {
+        Heap& lists = ep.heaps[cls][h];
+        LockCounted(cs.heaps[h].mu, cls);
+        DrainPendingLocked(cls, next, h);
+        while (SlabMeta* s = lists.avail.PopFront()) s->in_avail = false;
+        uint64_t moved = 0;
+        while (SlabMeta* s = lists.all.PopFront()) {
+          cs.heaps[h].drain.PushFront(s);
+          s->list = ListKind::kDrain;
+          ++moved;
+        }
+        lists.current.store(nullptr, std::memory_order_release);
+        ep.slab_count.fetch_sub(moved, std::memory_order_acq_rel);
+        cs.draining.fetch_add(moved, std::memory_order_relaxed);
+        cs.heaps[h].mu.unlock();
       }
-      lists.current.store(nullptr, std::memory_order_release);
-      ep.slab_count.fetch_sub(moved, std::memory_order_acq_rel);
+      LockCounted(cs.mu, cls);
       PublishGauges(cls);
       cs.mu.unlock();
     }
@@ -76,26 +81,27 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
     for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
       const uint64_t t0 = MonotonicNs();
       ClassState& cs = classes_[cls];
-      ClassEpochLists& lists = ep.lists[cls];
       uint64_t scanned = 0;
-      LockClass(cls);
-      lists.current.store(nullptr, std::memory_order_release);
-      SlabMeta* next = nullptr;
-      for (SlabMeta* s = lists.all.head; s != nullptr; s = next) {
-        next = s->next;
-        ++scanned;
-        // seq_cst store then load: pairs with ReleaseSlot (see there).
-        s->reclaim_on_empty.store(1, std::memory_order_seq_cst);
-        uint64_t empty = cs.empty_bits;
-        if (s->bits.load(std::memory_order_seq_cst) == empty &&
-            s->bits.compare_exchange_strong(empty, empty | kSealed,
-                                            std::memory_order_acq_rel)) {
-          UnlinkLocked(s);
-          sealed[cls].PushFront(s);
+      for (uint32_t h = 0; h < kNumHeaps; ++h) {
+        Heap& lists = ep.heaps[cls][h];
+        LockCounted(cs.heaps[h].mu, cls);
+        lists.current.store(nullptr, std::memory_order_release);
+        SlabMeta* next = nullptr;
+        for (SlabMeta* s = lists.all.head; s != nullptr; s = next) {
+          next = s->next;
+          ++scanned;
+          // seq_cst store then load: pairs with ReleaseSlot (see there).
+          s->reclaim_on_empty.store(1, std::memory_order_seq_cst);
+          uint64_t empty = cs.empty_bits;
+          if (s->bits.load(std::memory_order_seq_cst) == empty &&
+              s->bits.compare_exchange_strong(empty, empty | kSealed,
+                                              std::memory_order_acq_rel)) {
+            UnlinkLocked(s);
+            sealed[cls].PushFront(s);
+          }
         }
+        cs.heaps[h].mu.unlock();
       }
-      PublishGauges(cls);
-      cs.mu.unlock();
       TslabRegionClass& rc = region_.cls(cls);
       TSLAB_STAT_INC(rc.epoch_close_calls);
       TSLAB_STAT_ADD(rc.epoch_close_scanned_slabs, scanned);

@@ -12,13 +12,13 @@
 // sealed slab. Recycling is a CAS from "empty" to kSealed, so it and an
 // allocation can never both win.
 //
-// `tag` packs (incarnation, epoch, class) of the current owner. It changes
+// `tag` packs (incarnation, heap, epoch, class) of the current owner. It changes
 // only while the slab is sealed; the lock-free allocator reads it before and
 // after its CAS on `bits` to detect that the slab changed hands meanwhile.
 //
 // Finding slabs with free slots without a lock on the free path: a free
-// that takes a slab from full to not-full pushes it on its (epoch, class)'s
-// `pending` stack (a Treiber stack: lock-free pushes, and the slow path
+// that takes a slab from full to not-full pushes it on its (epoch, class,
+// heap)'s `pending` stack (a Treiber stack: lock-free pushes, and the slow path
 // takes the whole stack at once under the class lock, so there is no ABA).
 // `queued` makes the push once-only; the push happens before the freeing
 // CAS, while the freer still holds a slot, so a slab on a pending stack is
@@ -31,7 +31,7 @@
 // Thread-safety: bits, tag, gen, queued and reclaim_on_empty are atomics;
 // pending_next is written by the one pusher before its CAS publishes it;
 // the list links, `list`, `in_avail` and the rest are guarded by the owning
-// class's lock.
+// heap's lock (see allocator.h).
 #ifndef TSLAB_SRC_ALLOCATOR_SLAB_H_
 #define TSLAB_SRC_ALLOCATOR_SLAB_H_
 
@@ -50,11 +50,15 @@ inline constexpr uint64_t EmptyBits(uint32_t slots) {
   return kSlotMask & ~((1ull << slots) - 1);
 }
 
-inline constexpr uint64_t MakeTag(uint64_t incarnation, uint32_t epoch,
-                                  uint32_t cls) {
-  return (incarnation << 16) | (uint64_t{epoch} << 8) | cls;
+// tag = incarnation:40 | heap:8 | epoch:8 | class:8.
+inline constexpr uint64_t MakeTag(uint64_t incarnation, uint32_t heap,
+                                  uint32_t epoch, uint32_t cls) {
+  return (incarnation << 24) | (uint64_t{heap} << 16) |
+         (uint64_t{epoch} << 8) | cls;
 }
+inline constexpr uint64_t TagIncarnation(uint64_t tag) { return tag >> 24; }
 inline constexpr uint32_t TagOwner(uint64_t tag) { return tag & 0xffff; }
+inline constexpr uint32_t TagHeap(uint64_t tag) { return (tag >> 16) & 0xff; }
 inline constexpr uint32_t TagEpoch(uint64_t tag) { return (tag >> 8) & 0xff; }
 inline constexpr uint32_t TagClass(uint64_t tag) { return tag & 0xff; }
 inline constexpr uint32_t OwnerKey(uint32_t epoch, uint32_t cls) {
@@ -63,8 +67,8 @@ inline constexpr uint32_t OwnerKey(uint32_t epoch, uint32_t cls) {
 
 enum class ListKind : uint8_t {
   kNone = 0,  // never used, or in flight (sealed, being recycled)
-  kEpoch,     // on its epoch's `all` list
-  kDrain,     // a reopened epoch's old slab, on the class's drain list
+  kEpoch,     // on its (epoch, class, heap)'s `all` list
+  kDrain,     // a reopened epoch's old slab, on its heap's drain list
   kCache,     // empty, sealed, in the per-class cache array
   kOverflow,  // empty, sealed, on the per-class overflow list
 };
@@ -79,6 +83,7 @@ struct alignas(64) SlabMeta {
   ListKind list = ListKind::kNone;
   uint8_t cls = 0;
   uint8_t epoch = 0;
+  uint8_t heap = 0;
   bool in_avail = false;
   uint32_t index = 0;  // slab number in the arena
   SlabMeta* pending_next = nullptr;
@@ -93,7 +98,7 @@ struct alignas(64) SlabMeta {
 static_assert(sizeof(SlabMeta) == 256, "descriptor stride");
 
 // Intrusive doubly linked list with a count, over one pair of link fields.
-// REQUIRES: the class lock for every call.
+// REQUIRES: the lock of whoever owns the list, for every call.
 template <SlabMeta* SlabMeta::*Prev, SlabMeta* SlabMeta::*Next>
 struct BasicSlabList {
   SlabMeta* head = nullptr;

@@ -1,6 +1,6 @@
 // The allocator's slow paths: installing a new current slab, draining the
 // pending stacks, recycling empty slabs into the cache.
-// Everything here is out of line and cold; it runs under the class lock
+// Everything here is out of line and cold; it runs under a heap lock
 // except where a comment says otherwise.
 #include <sys/mman.h>
 
@@ -13,13 +13,15 @@
 
 namespace tslab::internal {
 
-TSLAB_COLD void Allocator::LockClass(uint32_t cls) {
-  ClassState& cs = classes_[cls];
+// Every lock of the allocator (heap and class locks) is taken here, so
+// that lock_fast_acquire / lock_contended count them all: a try_lock
+// first, no clock read.
+TSLAB_COLD void Allocator::LockCounted(std::mutex& mu, uint32_t cls) {
   ShardRef sh = CurShard();
-  if (cs.mu.try_lock()) {
+  if (mu.try_lock()) {
     TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_fast_acquire, 1);
   } else {
-    cs.mu.lock();
+    mu.lock();
     TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_contended, 1);
   }
   (void)sh;
@@ -28,8 +30,8 @@ TSLAB_COLD void Allocator::LockClass(uint32_t cls) {
 void Allocator::PublishGauges(uint32_t cls) {
   ClassState& cs = classes_[cls];
   TslabRegionClass& rc = region_.cls(cls);
-  AtomicStore(rc.owned_slabs, cs.owned);
-  AtomicStore(rc.draining_slabs, cs.drain.size);
+  AtomicStore(rc.owned_slabs, cs.owned.load(std::memory_order_relaxed));
+  AtomicStore(rc.draining_slabs, cs.draining.load(std::memory_order_relaxed));
   AtomicStore(rc.cache_size, cs.cache_len);
   AtomicStore(rc.cache_overflow_len, cs.overflow.size);
 }
@@ -57,7 +59,7 @@ void Allocator::MaybeDrained(uint32_t e) {
 
 TSLAB_COLD void Allocator::PushPending(SlabMeta* s, uint64_t tag) {
   std::atomic<SlabMeta*>& head =
-      epochs_[TagEpoch(tag)].lists[TagClass(tag)].pending;
+      epochs_[TagEpoch(tag)].heaps[TagClass(tag)][TagHeap(tag)].pending;
   SlabMeta* n = head.load(std::memory_order_relaxed);
   do {
     s->pending_next = n;
@@ -65,8 +67,8 @@ TSLAB_COLD void Allocator::PushPending(SlabMeta* s, uint64_t tag) {
                                        std::memory_order_relaxed));
 }
 
-void Allocator::DrainPendingLocked(uint32_t cls, uint32_t e) {
-  ClassEpochLists& lists = epochs_[e].lists[cls];
+void Allocator::DrainPendingLocked(uint32_t cls, uint32_t e, uint32_t h) {
+  Heap& lists = epochs_[e].heaps[cls][h];
   SlabMeta* s = lists.pending.exchange(nullptr, std::memory_order_acquire);
   while (s != nullptr) {
     SlabMeta* next = s->pending_next;
@@ -84,11 +86,11 @@ void Allocator::DrainPendingLocked(uint32_t cls, uint32_t e) {
   }
 }
 
-SlabMeta* Allocator::TakeAvailLocked(uint32_t cls, uint32_t e) {
-  ClassEpochLists& lists = epochs_[e].lists[cls];
+SlabMeta* Allocator::TakeAvailLocked(uint32_t cls, uint32_t e, uint32_t h) {
+  Heap& lists = epochs_[e].heaps[cls][h];
   for (;;) {
     if (lists.avail.head == nullptr) {
-      DrainPendingLocked(cls, e);
+      DrainPendingLocked(cls, e, h);
       if (lists.avail.head == nullptr) return nullptr;
     }
     SlabMeta* s = lists.avail.PopFront();
@@ -99,12 +101,12 @@ SlabMeta* Allocator::TakeAvailLocked(uint32_t cls, uint32_t e) {
   }
 }
 
-// REQUIRES: class lock.
-SlabMeta* Allocator::NewSlabLocked(uint32_t cls, uint32_t e) {
+SlabMeta* Allocator::NewSlabLocked(uint32_t cls, uint32_t e, uint32_t h) {
   ClassState& cs = classes_[cls];
   TslabRegionClass& rc = region_.cls(cls);
   SlabMeta* s = nullptr;
   int from_cache = 1;
+  LockCounted(cs.mu, cls);
   if (cs.cache_len > 0) {
     s = cs.cache[--cs.cache_len];
   } else if (cs.overflow.head != nullptr) {
@@ -113,9 +115,14 @@ SlabMeta* Allocator::NewSlabLocked(uint32_t cls, uint32_t e) {
     from_cache = 0;
     TSLAB_STAT_INC(rc.slow_path_cache_miss);
     s = arena_.NewSlab();
-    if (s == nullptr) return nullptr;
-    s->bits.store(kSealed | kSlotMask, std::memory_order_relaxed);
+    if (s != nullptr) s->bits.store(kSealed | kSlotMask, std::memory_order_relaxed);
   }
+  if (s != nullptr) {
+    cs.owned.fetch_add(1, std::memory_order_relaxed);
+    PublishGauges(cls);
+  }
+  cs.mu.unlock();
+  if (s == nullptr) return nullptr;
   if (from_cache) {
     TSLAB_STAT_INC(rc.slabs_reused);
   } else {
@@ -124,33 +131,34 @@ SlabMeta* Allocator::NewSlabLocked(uint32_t cls, uint32_t e) {
   TSLAB_PROBE3(slab_new, cls, e, from_cache);
   // Re-own while sealed: tag first, then the bitmap (release), so a racing
   // fast-path CAS that reads the new bitmap also reads the new tag.
-  uint64_t inc = (s->tag.load(std::memory_order_relaxed) >> 16) + 1;
-  s->tag.store(MakeTag(inc, e, cls), std::memory_order_release);
+  uint64_t inc = TagIncarnation(s->tag.load(std::memory_order_relaxed)) + 1;
+  s->tag.store(MakeTag(inc, h, e, cls), std::memory_order_release);
   s->reclaim_on_empty.store(0, std::memory_order_relaxed);
   s->queued.store(0, std::memory_order_relaxed);
   s->pending_next = nullptr;
   s->cls = static_cast<uint8_t>(cls);
   s->epoch = static_cast<uint8_t>(e);
+  s->heap = static_cast<uint8_t>(h);
   s->in_avail = false;
   s->list = ListKind::kEpoch;
-  epochs_[e].lists[cls].all.PushFront(s);
-  ++cs.owned;
+  epochs_[e].heaps[cls][h].all.PushFront(s);
   epochs_[e].slab_count.fetch_add(1, std::memory_order_acq_rel);
   AtomicStore(region_.epoch(e).slab_count,
               epochs_[e].slab_count.load(std::memory_order_relaxed));
-  PublishGauges(cls);
   s->bits.store(cs.empty_bits, std::memory_order_release);
   return s;
 }
 
-TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
+TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
+                                      uint32_t shard, int reason,
                                       uint64_t* out) {
   const uint64_t t0 = TSLAB_PROBE_ENABLED(slow_path) ? MonotonicNs() : 0;
-  ShardRef sh = CurShard();
+  const uint32_t h = HeapOf(shard);
+  ShardRef sh = ShardAt(shard);
   TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slow_path_hits, 1);
   EpochSlot& ep = epochs_[e];
-  ClassState& cs = classes_[cls];
-  LockClass(cls);
+  std::mutex& mu = classes_[cls].heaps[h].mu;
+  LockCounted(mu, cls);
   uint32_t st = ep.state.load(std::memory_order_acquire);
   if (st == TSLAB_EPOCH_IDLE) {
     // First allocation into a never-opened slot opens it (compatible with
@@ -161,7 +169,7 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
   void* result = nullptr;
   if (st != TSLAB_EPOCH_ACTIVE) {
     reason = TSLAB_SLOW_EPOCH_CLOSED;
-    cs.mu.unlock();
+    mu.unlock();
     TSLAB_STAT_INC(region_.cls(cls).slow_path_epoch_closed);
     TSLAB_STAT_INC(region_.global().alloc_failures);
     TSLAB_PROBE2(epoch_closed_alloc, cls, e);
@@ -174,7 +182,7 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
       TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].current_partial_null,
                            1);
     }
-    ClassEpochLists& lists = ep.lists[cls];
+    Heap& lists = ep.heaps[cls][h];
     uint32_t slot = 0;
     bool filled = false;
     uint64_t retries = 0;
@@ -187,14 +195,15 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
         s = cur;
         break;
       }
-      SlabMeta* pick = TakeAvailLocked(cls, e);
-      if (pick == nullptr) pick = NewSlabLocked(cls, e);
+      SlabMeta* pick = TakeAvailLocked(cls, e, h);
+      if (pick == nullptr) pick = NewSlabLocked(cls, e, h);
       if (pick == nullptr) break;  // address space exhausted
       TSLAB_STAT_SHARD_ADD(sh.shared,
                            sh.shard->cls[cls].current_cas_attempts, 1);
       if (!lists.current.compare_exchange_strong(cur, pick,
                                                  std::memory_order_acq_rel)) {
-        // Only close (which nulls it) races us here; retry from the top.
+        // Every writer of `current` holds this heap lock, so this cannot
+        // fail today; kept as a CAS (and counted) for the spec's field.
         TSLAB_STAT_SHARD_ADD(sh.shared,
                              sh.shard->cls[cls].current_cas_failures, 1);
         if (!pick->in_avail) {
@@ -208,10 +217,10 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
         break;
       }
     }
-    cs.mu.unlock();
+    mu.unlock();
     if (s != nullptr) {
-      if (filled) CountFill(cls);
-      result = FinishAlloc(s, slot, cls, e, retries, out);
+      if (filled) CountFill(cls, shard);
+      result = FinishAlloc(s, slot, cls, e, shard, retries, out);
     } else {
       TSLAB_STAT_INC(region_.global().alloc_failures);
       SetLastError(TSLAB_E_NO_MEMORY);
@@ -225,12 +234,12 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e, int reason,
 }
 
 void Allocator::UnlinkLocked(SlabMeta* s) {
-  const uint32_t cls = s->cls, e = s->epoch;
+  const uint32_t cls = s->cls, e = s->epoch, h = s->heap;
   ClassState& cs = classes_[cls];
-  ClassEpochLists& lists = epochs_[e].lists[cls];
+  Heap& lists = epochs_[e].heaps[cls][h];
   if (s->list == ListKind::kEpoch || s->list == ListKind::kDrain) {
     // A sealed slab is on no pending stack once its stack is drained.
-    DrainPendingLocked(cls, e);
+    DrainPendingLocked(cls, e, h);
     if (s->in_avail) {
       lists.avail.Remove(s);
       s->in_avail = false;
@@ -238,7 +247,7 @@ void Allocator::UnlinkLocked(SlabMeta* s) {
     SlabMeta* expect = s;
     lists.current.compare_exchange_strong(expect, nullptr,
                                           std::memory_order_acq_rel);
-    --cs.owned;
+    cs.owned.fetch_sub(1, std::memory_order_relaxed);
   }
   if (s->list == ListKind::kEpoch) {
     lists.all.Remove(s);
@@ -246,7 +255,8 @@ void Allocator::UnlinkLocked(SlabMeta* s) {
     AtomicStore(region_.epoch(e).slab_count,
                 epochs_[e].slab_count.load(std::memory_order_relaxed));
   } else if (s->list == ListKind::kDrain) {
-    cs.drain.Remove(s);
+    cs.heaps[h].drain.Remove(s);
+    cs.draining.fetch_sub(1, std::memory_order_relaxed);
   }
   s->list = ListKind::kNone;
 }
@@ -254,7 +264,8 @@ void Allocator::UnlinkLocked(SlabMeta* s) {
 TSLAB_COLD void Allocator::RecycleOnEmpty(SlabMeta* s, uint64_t tag) {
   const uint32_t cls = TagClass(tag);
   ClassState& cs = classes_[cls];
-  LockClass(cls);
+  std::mutex& mu = cs.heaps[TagHeap(tag)].mu;
+  LockCounted(mu, cls);
   uint64_t empty = cs.empty_bits;
   bool sealed = false;
   if (s->tag.load(std::memory_order_acquire) == tag &&
@@ -262,10 +273,9 @@ TSLAB_COLD void Allocator::RecycleOnEmpty(SlabMeta* s, uint64_t tag) {
       s->bits.compare_exchange_strong(empty, empty | kSealed,
                                       std::memory_order_acq_rel)) {
     UnlinkLocked(s);
-    PublishGauges(cls);
     sealed = true;
   }
-  cs.mu.unlock();
+  mu.unlock();
   if (sealed) {
     SlabList one;
     one.PushFront(s);
@@ -298,7 +308,7 @@ void Allocator::ReturnSlabs(uint32_t cls, SlabList* sealed) {
   }
   ClassState& cs = classes_[cls];
   TslabRegionClass& rc = region_.cls(cls);
-  LockClass(cls);
+  LockCounted(cs.mu, cls);
   while (SlabMeta* s = sealed->PopFront()) {
     TSLAB_STAT_INC(rc.empty_slab_recycled);
     if (cs.cache_len < cache_capacity_) {
