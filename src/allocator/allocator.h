@@ -60,7 +60,7 @@ struct alignas(64) Heap {
   // Slabs that went from full to not-full (lock-free pushes; see slab.h).
   std::atomic<SlabMeta*> pending{nullptr};
   SlabList all;     // every slab of this heap; heap lock
-  AvailList avail;  // slabs with free slots, not current; heap lock
+  AvailStack avail;  // slabs with free slots (ACTIVE epoch); heap lock
 };
 
 struct alignas(64) EpochSlot {

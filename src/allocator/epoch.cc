@@ -21,7 +21,7 @@ uint32_t Allocator::EpochAdvance() {
         Heap& lists = ep.heaps[cls][h];
         LockCounted(cs.heaps[h].mu, cls);
         DrainPendingLocked(cls, next, h);
-        while (SlabMeta* s = lists.avail.PopFront()) s->in_avail = false;
+        lists.avail.Clear();
         uint64_t moved = 0;
         while (SlabMeta* s = lists.all.PopFront()) {
           cs.heaps[h].drain.PushFront(s);
@@ -86,6 +86,10 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
         Heap& lists = ep.heaps[cls][h];
         LockCounted(cs.heaps[h].mu, cls);
         lists.current.store(nullptr, std::memory_order_release);
+        // No allocation from a closed epoch: drop its free-slot stack, so
+        // a slab recycled from now on is on no avail stack (see slab.h).
+        DrainPendingLocked(cls, e, h);
+        lists.avail.Clear();
         SlabMeta* next = nullptr;
         for (SlabMeta* s = lists.all.head; s != nullptr; s = next) {
           next = s->next;

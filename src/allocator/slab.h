@@ -87,7 +87,6 @@ struct alignas(64) SlabMeta {
   bool in_avail = false;
   uint32_t index = 0;  // slab number in the arena
   SlabMeta* pending_next = nullptr;
-  SlabMeta* avail_prev = nullptr;
   SlabMeta* avail_next = nullptr;
   // --- lines 1-2: slot generations ---
   alignas(64) std::atomic<uint16_t> gen[kMaxSlotsPerSlab + 1];
@@ -125,7 +124,33 @@ struct BasicSlabList {
 };
 
 using SlabList = BasicSlabList<&SlabMeta::prev, &SlabMeta::next>;
-using AvailList = BasicSlabList<&SlabMeta::avail_prev, &SlabMeta::avail_next>;
+// Slabs of an ACTIVE epoch's heap with free slots: a LIFO stack, so a push
+// or pop touches only the slab itself (no neighbour's cache line). Never
+// needs removal from the middle: it is emptied when the epoch closes or
+// reopens, and only closed epochs' slabs are recycled.
+// REQUIRES: the heap lock for every call.
+struct AvailStack {
+  SlabMeta* head = nullptr;
+
+  void Push(SlabMeta* s) {
+    s->avail_next = head;
+    head = s;
+    s->in_avail = true;
+  }
+  SlabMeta* Pop() {
+    SlabMeta* s = head;
+    if (s) {
+      head = s->avail_next;
+      s->avail_next = nullptr;
+      s->in_avail = false;
+    }
+    return s;
+  }
+  void Clear() {
+    while (Pop() != nullptr) {
+    }
+  }
+};
 
 }  // namespace tslab::internal
 

@@ -77,10 +77,13 @@ void Allocator::DrainPendingLocked(uint32_t cls, uint32_t e, uint32_t h) {
     // exchange of `queued`; a slab that fills again after this check is
     // re-queued by its next free.
     s->queued.store(0, std::memory_order_seq_cst);
+    // Only an ACTIVE epoch's slabs go on the avail stack: a closed
+    // epoch's must stay off it (see AvailStack).
     if (s->list == ListKind::kEpoch && s->epoch == e && !s->in_avail &&
+        epochs_[e].state.load(std::memory_order_acquire) ==
+            TSLAB_EPOCH_ACTIVE &&
         (~s->bits.load(std::memory_order_seq_cst) & kSlotMask) != 0) {
-      lists.avail.PushFront(s);
-      s->in_avail = true;
+      lists.avail.Push(s);
     }
     s = next;
   }
@@ -93,8 +96,7 @@ SlabMeta* Allocator::TakeAvailLocked(uint32_t cls, uint32_t e, uint32_t h) {
       DrainPendingLocked(cls, e, h);
       if (lists.avail.head == nullptr) return nullptr;
     }
-    SlabMeta* s = lists.avail.PopFront();
-    s->in_avail = false;
+    SlabMeta* s = lists.avail.Pop();
     // Full again (it was current meanwhile)? Drop it: it is re-queued by
     // the free that next takes it below full.
     if ((~s->bits.load(std::memory_order_acquire) & kSlotMask) != 0) return s;
@@ -206,10 +208,7 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
         // fail today; kept as a CAS (and counted) for the spec's field.
         TSLAB_STAT_SHARD_ADD(sh.shared,
                              sh.shard->cls[cls].current_cas_failures, 1);
-        if (!pick->in_avail) {
-          lists.avail.PushFront(pick);
-          pick->in_avail = true;
-        }
+        if (!pick->in_avail) lists.avail.Push(pick);
         continue;
       }
       if (TryClaim(pick, &slot, &filled, &retries)) {
@@ -240,10 +239,6 @@ void Allocator::UnlinkLocked(SlabMeta* s) {
   if (s->list == ListKind::kEpoch || s->list == ListKind::kDrain) {
     // A sealed slab is on no pending stack once its stack is drained.
     DrainPendingLocked(cls, e, h);
-    if (s->in_avail) {
-      lists.avail.Remove(s);
-      s->in_avail = false;
-    }
     SlabMeta* expect = s;
     lists.current.compare_exchange_strong(expect, nullptr,
                                           std::memory_order_acq_rel);
