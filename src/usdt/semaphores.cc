@@ -1,5 +1,6 @@
 // The USDT semaphores: one per probe, in the .probes section where the
-// kernel's uprobe reference counter finds them. Defined once, here.
+// kernel's uprobe reference counter finds them; and the per-thread time
+// spent in nested probes (tslab_usdt.h). Defined once, here.
 #include "src/usdt/tslab_usdt.h"
 
 #if TSLAB_USDT
@@ -10,4 +11,9 @@ extern "C" {
 TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DEFINE_SEMAPHORE)
 #undef TSLAB_USDT_DEFINE_SEMAPHORE
 }
+
+namespace tslab::usdt {
+thread_local uint64_t tl_nested_probe_ns
+    __attribute__((tls_model("initial-exec"))) = 0;
+}  // namespace tslab::usdt
 #endif

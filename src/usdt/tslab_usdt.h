@@ -4,15 +4,25 @@
 // Purpose: static tracepoints that tslab-trace and bpftrace attach to in a
 // running process. Each probe has a semaphore that the kernel raises while a
 // tracer is attached, so that work done only for a probe (reading the clock
-// for a duration) runs only then: guard it with TSLAB_PROBE_ENABLED(name).
+// for a duration) runs only then: guard it with TSLAB_PROBE_ENABLED(name),
+// or time the operation with tslab::usdt::ProbeTimer.
+//
+// Durations measure the operation, not the tracing: a probe that fires
+// inside a timed operation (slab_new inside a slow path, madvise inside an
+// epoch close) is fired with TSLAB_PROBEn_NESTED, which, while a tracer is
+// attached, adds the time spent in the probe (the uprobe trap and the BPF
+// program, microseconds) to a per-thread total that ProbeTimer subtracts.
 //
 // Cost when no tracer is attached: one nop per probe site, plus one load
-// and a not-taken branch per TSLAB_PROBE_ENABLED check. With TSLAB_USDT=0
-// every macro compiles to nothing and TSLAB_PROBE_ENABLED is false.
+// and a not-taken branch per TSLAB_PROBE_ENABLED check, ProbeTimer or
+// nested probe. With TSLAB_USDT=0 every macro compiles to nothing,
+// TSLAB_PROBE_ENABLED is false and ProbeTimer measures 0.
 //
 // Invariants: arguments are plain integer scalars (libbpf 1.1 parses only
 // those); the probe list and argument meanings are in docs/probes.md, and
-// tests/usdt_notes_test.cc checks the notes against it.
+// tests/usdt_notes_test.cc checks the notes against it. Each probe fires
+// exactly once per event its counter counts (docs/probes.md).
+// Thread-safety: the nested-probe total is thread-local.
 #ifndef TSLAB_SRC_USDT_TSLAB_USDT_H_
 #define TSLAB_SRC_USDT_TSLAB_USDT_H_
 
@@ -42,7 +52,11 @@
 #define TSLAB_FREE_KIND_DOUBLE 2
 #define TSLAB_FREE_KIND_FOREIGN 3
 
+#include <stdint.h>
+
 #if TSLAB_USDT
+
+#include <time.h>
 
 #define _SDT_HAS_SEMAPHORES 1  // NOLINT: the name is sdt.h's own.
 #include <sys/sdt.h>
@@ -65,6 +79,66 @@ TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DECLARE_SEMAPHORE)
 #define TSLAB_PROBE3(name, a, b, c) STAP_PROBE3(tslab, name, a, b, c)
 #define TSLAB_PROBE4(name, a, b, c, d) STAP_PROBE4(tslab, name, a, b, c, d)
 
+#ifdef __cplusplus
+namespace tslab::usdt {
+
+// Nanoseconds this thread has spent in nested probes while traced.
+extern thread_local uint64_t tl_nested_probe_ns
+    __attribute__((tls_model("initial-exec")));
+
+inline uint64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+// Times one operation for a probe's duration argument. Reads the clock only
+// if `on` (pass TSLAB_PROBE_ENABLED(probe)); ElapsedNs() is then the time
+// since construction minus the nested probes fired meanwhile, else 0 (also
+// when the tracer attached while the operation was running).
+class ProbeTimer {
+ public:
+  explicit ProbeTimer(bool on) : on_(on) {
+    if (on_) {
+      nested0_ = tl_nested_probe_ns;
+      t0_ = NowNs();
+    }
+  }
+  uint64_t ElapsedNs() const {
+    if (!on_) return 0;
+    const uint64_t dt = NowNs() - t0_;
+    const uint64_t nested = tl_nested_probe_ns - nested0_;
+    return dt > nested ? dt - nested : 0;
+  }
+
+ private:
+  bool on_;
+  uint64_t t0_ = 0;
+  uint64_t nested0_ = 0;
+};
+
+}  // namespace tslab::usdt
+
+// One probe site (one note): the clock is read around it only when traced.
+#define TSLAB_NESTED_(name, probe)                                  \
+  do {                                                              \
+    const bool tslab_on_ = TSLAB_PROBE_ENABLED(name);               \
+    const uint64_t tslab_t0_ = tslab_on_ ? ::tslab::usdt::NowNs() : 0; \
+    probe;                                                          \
+    if (tslab_on_) {                                                \
+      ::tslab::usdt::tl_nested_probe_ns +=                          \
+          ::tslab::usdt::NowNs() - tslab_t0_;                       \
+    }                                                               \
+  } while (0)
+#define TSLAB_PROBE1_NESTED(name, a) TSLAB_NESTED_(name, TSLAB_PROBE1(name, a))
+#define TSLAB_PROBE2_NESTED(name, a, b) \
+  TSLAB_NESTED_(name, TSLAB_PROBE2(name, a, b))
+#define TSLAB_PROBE3_NESTED(name, a, b, c) \
+  TSLAB_NESTED_(name, TSLAB_PROBE3(name, a, b, c))
+#define TSLAB_PROBE4_NESTED(name, a, b, c, d) \
+  TSLAB_NESTED_(name, TSLAB_PROBE4(name, a, b, c, d))
+#endif  // __cplusplus
+
 #else  // !TSLAB_USDT
 
 // sizeof names the arguments (no unused-variable warnings) and evaluates
@@ -76,6 +150,20 @@ TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DECLARE_SEMAPHORE)
   ((void)sizeof(a), (void)sizeof(b), (void)sizeof(c))
 #define TSLAB_PROBE4(name, a, b, c, d) \
   ((void)sizeof(a), (void)sizeof(b), (void)sizeof(c), (void)sizeof(d))
+#define TSLAB_PROBE1_NESTED TSLAB_PROBE1
+#define TSLAB_PROBE2_NESTED TSLAB_PROBE2
+#define TSLAB_PROBE3_NESTED TSLAB_PROBE3
+#define TSLAB_PROBE4_NESTED TSLAB_PROBE4
+
+#ifdef __cplusplus
+namespace tslab::usdt {
+class ProbeTimer {
+ public:
+  explicit constexpr ProbeTimer(bool) {}
+  constexpr uint64_t ElapsedNs() const { return 0; }
+};
+}  // namespace tslab::usdt
+#endif  // __cplusplus
 
 #endif  // TSLAB_USDT
 
