@@ -1,0 +1,67 @@
+# tslab-trace (issue 4): BPF programs (bpf/), their skeleton, the C++ tool
+# (tools/tslab-trace/), and a test target for the probe tests.
+#
+#   build/gen/vmlinux.h            bpftool btf dump of the running kernel
+#   build/obj/bpf/*.bpf.o          clang -target bpf (CO-RE)
+#   build/gen/tslab_trace.skel.h   bpftool gen skeleton
+#   build/bin/tslab-trace
+#   build/bin/tests/tslab-demo-dyn   tslab-demo linked with libtslab.so
+
+GEN := $(BUILD)/gen
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
+  -I$(GEN) -I$(TOP) -idirafter /usr/include/x86_64-linux-gnu
+LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+
+# vmlinux.h only changes with the kernel; regenerate by deleting it.
+$(GEN)/vmlinux.h: | deps-check
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  GEN     $@")
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(OBJ)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tslab_trace.h $(GEN)/vmlinux.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(GEN)/%.skel.h: $(OBJ)/bpf/%.bpf.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@.tmp && mv $@.tmp $@
+
+TRACE_SRCS := $(wildcard tools/tslab-trace/*.cc)
+TRACE_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(TRACE_SRCS))
+# Only the tracer includes the skeleton, but generating it first keeps
+# the dependency simple and correct on a clean build.
+$(TRACE_OBJS): | $(GEN)/tslab_trace.skel.h
+$(OBJ)/tools/tslab-trace/tracer.o: $(GEN)/tslab_trace.skel.h
+
+$(BIN)/tslab-trace: $(TRACE_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS)
+
+# tslab-demo linked with libtslab.so instead of libtslab.a: the tests'
+# target whose probes are in a library found through /proc/PID/maps (not a
+# test itself: run_tests.sh runs only *_test). DEMO_OBJS: mk/demo.mk.
+$(BIN)/tests/tslab-demo-dyn: $(DEMO_OBJS) $(LIBTSLAB_SO)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(DEMO_OBJS) -L$(LIBDIR) -ltslab \
+	  -Wl,-rpath,'$$ORIGIN/../../lib' -lpthread
+
+# The probe tests read ELF notes and process maps with the tool's code.
+ELF_PROBES_OBJ := $(OBJ)/tools/tslab-trace/elf_probes.o
+TEST_EXTRA_OBJS_usdt_notes_test := $(ELF_PROBES_OBJ)
+TEST_LDLIBS_usdt_notes_test := -lelf
+TEST_EXTRA_OBJS_tslab_trace_test := $(ELF_PROBES_OBJ)
+TEST_LDLIBS_tslab_trace_test := -lelf
+TEST_EXTRA_OBJS_bpftrace_test := $(ELF_PROBES_OBJ)
+TEST_LDLIBS_bpftrace_test := -lelf
+
+.PHONY: trace
+trace: $(BIN)/tslab-trace $(BIN)/tests/tslab-demo-dyn
+all: trace
+
+# The probe tests read docs/ from the source tree.
+$(OBJ)/tests/usdt_notes_test.o $(OBJ)/tests/tslab_trace_test.o \
+$(OBJ)/tests/bpftrace_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'

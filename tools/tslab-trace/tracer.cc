@@ -1,0 +1,155 @@
+// libbpf: open, configure, load, attach; read totals; detach in reverse.
+#include "tools/tslab-trace/tracer.h"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "tools/tslab-trace/probes.h"
+
+// The generated skeleton is C; its struct needs struct tt_totals first.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#include "tslab_trace.skel.h"
+#pragma GCC diagnostic pop
+
+namespace tslab::trace {
+namespace {
+
+int PrintAll(enum libbpf_print_level, const char* fmt, va_list ap) {
+  return std::vfprintf(stderr, fmt, ap);
+}
+
+bpf_program* ProgramOf(tslab_trace_bpf* s, int probe) {
+  switch (probe) {
+    case TT_SLOW_PATH: return s->progs.tt_slow_path;
+    case TT_SLAB_NEW: return s->progs.tt_slab_new;
+    case TT_EPOCH_ADVANCE: return s->progs.tt_epoch_adv;
+    case TT_EPOCH_CLOSE: return s->progs.tt_epoch_close;
+    case TT_MADVISE: return s->progs.tt_madvise;
+    case TT_CACHE_OVERFLOW: return s->progs.tt_cache_ovf;
+    case TT_INVALID_FREE: return s->progs.tt_invalid_free;
+    case TT_EPOCH_CLOSED_ALLOC: return s->progs.tt_closed_alloc;
+    default: return nullptr;
+  }
+}
+
+std::string Hint(bool verbose) {
+  return verbose ? "" : " (rerun with -v for libbpf's log)";
+}
+
+}  // namespace
+
+void SetLibbpfVerbose(bool verbose) {
+  libbpf_set_print(verbose ? PrintAll : nullptr);
+}
+
+void Tracer::SkelDeleter::operator()(tslab_trace_bpf* s) const {
+  tslab_trace_bpf__destroy(s);
+}
+void Tracer::LinkDeleter::operator()(bpf_link* l) const {
+  bpf_link__destroy(l);
+}
+
+Tracer::~Tracer() {
+  // Newest link first, then the object its programs live in.
+  while (!links_.empty()) links_.pop_back();
+  skel_.reset();
+}
+
+Status Tracer::Start(const TraceConfig& cfg, std::unique_ptr<Tracer>* out) {
+  SetLibbpfVerbose(cfg.verbose);
+  std::unique_ptr<Tracer> t(new Tracer());
+  // 1. Open: parse the embedded object.
+  t->skel_.reset(tslab_trace_bpf__open());
+  if (!t->skel_) {
+    return Status::Error(kExitFailure, std::string("opening the BPF object: ") +
+                                           std::strerror(errno));
+  }
+  tslab_trace_bpf* s = t->skel_.get();
+  // 2. Read-only settings, fixed at load (the verifier sees constants).
+  s->rodata->time_div = cfg.time_div;
+  s->rodata->per_class = cfg.per_class;
+  // Programs of probes not asked for are not even loaded.
+  for (int p = 0; p < TT_NPROBES; ++p) {
+    bool wanted = false;
+    for (int q : cfg.probes) wanted |= q == p;
+    int err = bpf_program__set_autoload(ProgramOf(s, p), wanted);
+    if (err != 0) {
+      return Status::Error(kExitFailure,
+                           std::string("bpf_program__set_autoload: ") +
+                               std::strerror(-err));
+    }
+  }
+  // 3. Load: CO-RE relocation against the kernel's BTF, then the verifier.
+  if (int err = tslab_trace_bpf__load(s); err != 0) {
+    if (err == -EPERM || err == -EACCES) {
+      return Status::Error(kExitNoPrivilege,
+                           std::string("the kernel refused to load BPF "
+                                       "programs: ") +
+                               std::strerror(-err) + Hint(cfg.verbose));
+    }
+    return Status::Error(kExitFailure,
+                         std::string("loading the BPF programs failed: ") +
+                             std::strerror(-err) + Hint(cfg.verbose));
+  }
+  // 4. Attach every selected probe in every target file.
+  for (const TraceTarget& target : cfg.targets) {
+    for (int p : cfg.probes) {
+      const char* name = kProbes[p].name;
+      if (!target.HasProbe(name)) continue;  // an older libtslab
+      bpf_link* link = bpf_program__attach_usdt(
+          ProgramOf(s, p), cfg.pid, target.path.c_str(), kProvider, name,
+          nullptr);
+      if (link == nullptr) {
+        const int e = errno;
+        std::string where = std::string(kProvider) + ":" + name + " in " +
+                            target.shown;
+        if (e == ENOENT) {
+          // libbpf 1.1 says only ENOENT, for a missing probe or file.
+          return Status::Error(
+              cfg.pid > 0 ? kExitNoTarget : kExitNoProbes,
+              "cannot attach to " + where +
+                  ": the probe or the file is gone (did the process exit?)");
+        }
+        if (e == ESRCH) {
+          return Status::Error(kExitNoTarget,
+                               "cannot attach to " + where +
+                                   ": the process exited");
+        }
+        if (e == EPERM || e == EACCES) {
+          return Status::Error(kExitNoPrivilege,
+                               "cannot attach to " + where + ": " +
+                                   std::strerror(e));
+        }
+        return Status::Error(kExitFailure, "cannot attach to " + where + ": " +
+                                               std::strerror(e) +
+                                               Hint(cfg.verbose));
+      }
+      t->links_.emplace_back(link);
+    }
+  }
+  if (t->links_.empty()) {
+    return Status::Error(kExitNoProbes,
+                         "none of the requested probes is in the target");
+  }
+  *out = std::move(t);
+  return Status::Ok();
+}
+
+void Tracer::Read(tt_totals* out) const {
+  // The .bss is memory-mapped: plain 64-bit loads, each one atomic.
+  const uint64_t* src =
+      reinterpret_cast<const uint64_t*>(&skel_->bss->totals);
+  uint64_t* dst = reinterpret_cast<uint64_t*>(out);
+  for (size_t i = 0; i < sizeof(tt_totals) / sizeof(uint64_t); ++i) {
+    dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+  }
+}
+
+}  // namespace tslab::trace
