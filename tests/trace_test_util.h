@@ -1,0 +1,450 @@
+// tests/trace_test_util.h: helpers of the probe and tracer tests
+// (usdt_notes_test, tslab_trace_test, bpftrace_test).
+//
+// Purpose: find the build and source trees; run a program with its output
+// captured and bounded waits (Subprocess); start tslab-demo and read its
+// counters straight from its stats region (public tslab_region_snapshot);
+// read a traced process's USDT semaphores and probe-site bytes out of its
+// memory (/proc/PID/mem), at addresses found from the ELF file's notes and
+// symbol table plus /proc/PID/maps.
+//
+// Invariants: no fixed sleeps: every wait polls a condition (or a file
+// descriptor) up to a generous deadline. A Subprocess still running when
+// destroyed is killed (SIGKILL) and reaped.
+// Thread-safety: for one test thread.
+#ifndef TSLAB_TESTS_TRACE_TEST_UTIL_H_
+#define TSLAB_TESTS_TRACE_TEST_UTIL_H_
+
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tools/tslab-trace/elf_probes.h"
+#include "tslab/stats_region.h"
+
+namespace tslab::trace_test {
+
+// The probes every libtslab carries: name and argument sizes (negative:
+// signed), as docs/probes.md documents them.
+struct ExpectedProbe {
+  const char* name;
+  std::vector<int> args;
+};
+inline const std::vector<ExpectedProbe>& ExpectedProbes() {
+  static const std::vector<ExpectedProbe> probes = {
+      {"slow_path", {4, 4, -4, 8}},    {"slab_new", {4, 4, -4}},
+      {"epoch_advance", {4, 4}},       {"epoch_close", {4, 8, 8, 8}},
+      {"madvise", {4, 8, -4, 8}},      {"cache_overflow", {4}},
+      {"invalid_free", {-4}},          {"epoch_closed_alloc", {4, 4}},
+  };
+  return probes;
+}
+
+inline bool IsRoot() { return geteuid() == 0; }
+
+// $TSLAB_BUILD (make test), else the tree this binary is in
+// (BUILD/bin/tests/NAME).
+inline std::string BuildDir() {
+  if (const char* b = std::getenv("TSLAB_BUILD"); b != nullptr && *b) {
+    return b;
+  }
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
+  return self.parent_path().parent_path().parent_path().string();
+}
+
+inline std::string SourceDir() {
+#ifdef TSLAB_SOURCE_DIR
+  return TSLAB_SOURCE_DIR;
+#else
+  return std::filesystem::current_path().string();
+#endif
+}
+
+inline double Seconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+// Polls pred every 10 ms until it holds or timeout_s passes.
+inline bool WaitUntil(const std::function<bool()>& pred, double timeout_s) {
+  const auto end = std::chrono::steady_clock::now() +
+                   std::chrono::duration_cast<std::chrono::nanoseconds>(
+                       std::chrono::duration<double>(timeout_s));
+  for (;;) {
+    if (pred()) return true;
+    if (std::chrono::steady_clock::now() >= end) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
+
+// A temporary directory, removed with its contents.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/tslab-trace-test.XXXXXX";
+    const char* d = mkdtemp(tmpl);
+    path_ = d != nullptr ? d : "";
+  }
+  ~TempDir() {
+    if (!path_.empty()) {
+      std::error_code ec;
+      std::filesystem::remove_all(path_, ec);
+    }
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Copies a file (keeping its mode): a private inode, so no other tracer on
+// the machine can have uprobes on it.
+inline bool CopyFile(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  std::filesystem::copy_file(from, to,
+                             std::filesystem::copy_options::overwrite_existing,
+                             ec);
+  return !ec;
+}
+
+// A child process with stdout and stderr captured.
+class Subprocess {
+ public:
+  enum Stream { kOut = 0, kErr = 1 };
+  struct Options {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "NAME=VALUE" added to ours
+    int uid = -1;                  // setgid+setuid to this before exec
+  };
+
+  Subprocess() = default;
+  Subprocess(const Subprocess&) = delete;
+  Subprocess& operator=(const Subprocess&) = delete;
+  ~Subprocess() {
+    if (pid_ > 0 && !exited_) {
+      kill(pid_, SIGKILL);
+      int st;
+      waitpid(pid_, &st, 0);
+    }
+    for (int fd : {fds_[0], fds_[1], pidfd_}) {
+      if (fd >= 0) close(fd);
+    }
+  }
+
+  bool Start(const Options& o, std::string* err) {
+    int out[2], errp[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(errp, O_CLOEXEC) != 0) {
+      *err = std::string("pipe2: ") + std::strerror(errno);
+      return false;
+    }
+    std::vector<std::string> env_store;
+    for (char** e = environ; *e != nullptr; ++e) env_store.push_back(*e);
+    for (const std::string& e : o.env) env_store.push_back(e);
+    std::vector<char*> argv, envp;
+    for (const std::string& a : o.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const std::string& e : env_store) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    pid_t pid = fork();
+    if (pid < 0) {
+      *err = std::string("fork: ") + std::strerror(errno);
+      return false;
+    }
+    if (pid == 0) {
+      dup2(out[1], 1);
+      dup2(errp[1], 2);
+      int devnull = open("/dev/null", O_RDONLY);
+      if (devnull >= 0) dup2(devnull, 0);
+      sigset_t none;
+      sigemptyset(&none);
+      sigprocmask(SIG_SETMASK, &none, nullptr);
+      if (o.uid >= 0 && (setgroups(0, nullptr) != 0 || setgid(o.uid) != 0 ||
+                         setuid(o.uid) != 0)) {
+        _exit(126);
+      }
+      execvpe(argv[0], argv.data(), envp.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(errp[1]);
+    fds_[0] = out[0];
+    fds_[1] = errp[0];
+    fcntl(fds_[0], F_SETFL, O_NONBLOCK);
+    fcntl(fds_[1], F_SETFL, O_NONBLOCK);
+    pid_ = pid;
+    pidfd_ = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+    return true;
+  }
+
+  pid_t pid() const { return pid_; }
+  bool exited() const { return exited_; }
+  int status() const { return status_; }
+  // The exit code, or 128 + signal.
+  int ExitCode() const {
+    return WIFEXITED(status_) ? WEXITSTATUS(status_)
+                              : 128 + WTERMSIG(status_);
+  }
+
+  bool Signal(int sig) { return pid_ > 0 && !exited_ && kill(pid_, sig) == 0; }
+
+  // Waits for the next complete line on stream s (without its '\n').
+  std::optional<std::string> ReadLine(Stream s, double timeout_s) {
+    std::optional<std::string> line;
+    Pump([&] { return (line = TakeLine(s)).has_value(); }, timeout_s);
+    return line;
+  }
+  // Waits for a line of s containing `needle`; earlier lines are consumed.
+  std::optional<std::string> WaitForLine(Stream s, const std::string& needle,
+                                         double timeout_s) {
+    std::optional<std::string> found;
+    Pump(
+        [&] {
+          while (auto l = TakeLine(s)) {
+            seen_[s] += *l + "\n";
+            if (l->find(needle) != std::string::npos) {
+              found = l;
+              return true;
+            }
+          }
+          return false;
+        },
+        timeout_s);
+    return found;
+  }
+  // Waits for the process to exit, reading its output meanwhile.
+  bool Wait(double timeout_s) {
+    return Pump([&] { return exited_; }, timeout_s);
+  }
+  // Everything not yet taken by ReadLine (call after Wait).
+  std::string Rest(Stream s) {
+    Pump([] { return true; }, 0);
+    std::string r = buf_[s];
+    buf_[s].clear();
+    return r;
+  }
+  // Lines WaitForLine went past.
+  const std::string& Seen(Stream s) const { return seen_[s]; }
+
+ private:
+  std::optional<std::string> TakeLine(Stream s) {
+    size_t nl = buf_[s].find('\n');
+    if (nl == std::string::npos) return std::nullopt;
+    std::string line = buf_[s].substr(0, nl);
+    buf_[s].erase(0, nl + 1);
+    return line;
+  }
+  void Drain() {
+    char b[65536];
+    for (int s = 0; s < 2; ++s) {
+      if (fds_[s] < 0) continue;
+      for (;;) {
+        ssize_t n = read(fds_[s], b, sizeof(b));
+        if (n > 0) {
+          buf_[s].append(b, static_cast<size_t>(n));
+          continue;
+        }
+        if (n == 0) {
+          close(fds_[s]);
+          fds_[s] = -1;
+        }
+        break;
+      }
+    }
+  }
+  void Reap() {
+    if (exited_ || pid_ <= 0) return;
+    int st;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      exited_ = true;
+      status_ = st;
+      Drain();
+    }
+  }
+  // Reads output and reaps until done() or the deadline.
+  bool Pump(const std::function<bool()>& done, double timeout_s) {
+    const auto end = std::chrono::steady_clock::now() +
+                     std::chrono::duration_cast<std::chrono::nanoseconds>(
+                         std::chrono::duration<double>(timeout_s));
+    for (;;) {
+      Drain();
+      Reap();
+      if (done()) return true;
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= end) return false;
+      pollfd p[3];
+      int n = 0;
+      for (int fd : {fds_[0], fds_[1], exited_ ? -1 : pidfd_}) {
+        if (fd >= 0) p[n++] = {fd, POLLIN, 0};
+      }
+      int ms = static_cast<int>(Seconds(end - now) * 1000) + 1;
+      // Without a pidfd, look at the child every 20 ms.
+      if (pidfd_ < 0 && ms > 20) ms = 20;
+      if (n == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(std::min(ms, 20)));
+      } else {
+        poll(p, n, ms);
+      }
+    }
+  }
+
+  pid_t pid_ = -1;
+  int pidfd_ = -1;
+  int fds_[2] = {-1, -1};
+  std::string buf_[2];
+  std::string seen_[2];
+  bool exited_ = false;
+  int status_ = 0;
+};
+
+// A running tslab-demo whose "ready pid=N allocators=K region=PATH" line
+// has been read.
+struct Demo {
+  Subprocess proc;
+  std::string region;
+  std::string binary;  // the file that carries its probes (exe or .so)
+};
+
+inline bool StartDemo(const std::string& exe,
+                      const std::vector<std::string>& args, Demo* d,
+                      std::string* err,
+                      const std::vector<std::string>& env = {}) {
+  Subprocess::Options o;
+  o.argv.push_back(exe);
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  o.env = env;
+  if (!d->proc.Start(o, err)) return false;
+  auto line = d->proc.WaitForLine(Subprocess::kOut, "ready pid=", 60);
+  if (!line) {
+    *err = "tslab-demo printed no ready line; stderr: " +
+           d->proc.Rest(Subprocess::kErr);
+    return false;
+  }
+  size_t r = line->find("region=");
+  d->region = r == std::string::npos ? "" : line->substr(r + 7);
+  return true;
+}
+
+// The counters of the allocator whose stats region is the file `path`.
+inline bool ReadRegion(const std::string& path, TslabSnapshot* out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  struct stat st;
+  if (fstat(fd, &st) != 0 || st.st_size <= 0) {
+    close(fd);
+    return false;
+  }
+  void* m = mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                 MAP_SHARED, fd, 0);
+  close(fd);
+  if (m == MAP_FAILED) return false;
+  int rc = tslab_region_snapshot(m, static_cast<size_t>(st.st_size), 0, out);
+  munmap(m, static_cast<size_t>(st.st_size));
+  return rc == 0;
+}
+
+// Reads n bytes of pid's memory at addr.
+inline bool ReadMem(pid_t pid, uint64_t addr, void* buf, size_t n) {
+  int fd = open(("/proc/" + std::to_string(pid) + "/mem").c_str(),
+                O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t r = pread(fd, buf, n, static_cast<off_t>(addr));
+  close(fd);
+  return r == static_cast<ssize_t>(n);
+}
+
+// Where the link-time address vaddr of `file` is in pid's memory.
+inline std::optional<uint64_t> RuntimeAddress(pid_t pid,
+                                              const std::string& file,
+                                              uint64_t vaddr) {
+  struct stat st;
+  if (stat(file.c_str(), &st) != 0) return std::nullopt;
+  auto off = tslab::trace::VaddrToFileOffset(file, vaddr);
+  if (!off) return std::nullopt;
+  return tslab::trace::FileOffsetToAddress(pid, st.st_dev, st.st_ino, *off);
+}
+
+// The value of every tslab probe's semaphore in pid, by probe name, read
+// at the address of the ELF symbol tslab_<probe>_semaphore of `file`.
+inline bool ReadSemaphores(pid_t pid, const std::string& file,
+                           std::map<std::string, uint16_t>* out,
+                           std::string* err) {
+  for (const ExpectedProbe& p : ExpectedProbes()) {
+    const std::string sym = std::string("tslab_") + p.name + "_semaphore";
+    auto vaddr = tslab::trace::FindSymbol(file, sym);
+    if (!vaddr) {
+      *err = "no symbol " + sym + " in " + file;
+      return false;
+    }
+    auto addr = RuntimeAddress(pid, file, *vaddr);
+    if (!addr) {
+      *err = sym + " is not mapped in pid " + std::to_string(pid);
+      return false;
+    }
+    uint16_t v = 0;
+    if (!ReadMem(pid, *addr, &v, sizeof(v))) {
+      *err = "cannot read " + sym + " in pid " + std::to_string(pid);
+      return false;
+    }
+    (*out)[p.name] = v;
+  }
+  return true;
+}
+
+// The first byte of every tslab probe site of `file` in pid (0x90, nop,
+// untraced; 0xcc, int3, while a uprobe is installed there), and the same
+// byte in the file itself.
+struct SiteByte {
+  std::string probe;
+  uint8_t in_memory = 0;
+  uint8_t in_file = 0;
+};
+inline bool ReadProbeSites(pid_t pid, const std::string& file,
+                           std::vector<SiteByte>* out, std::string* err) {
+  std::vector<tslab::trace::UsdtNote> notes;
+  if (!tslab::trace::ReadUsdtNotes(file, &notes, err)) return false;
+  int fd = open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *err = file + ": " + std::strerror(errno);
+    return false;
+  }
+  for (const auto& n : notes) {
+    if (n.provider != "tslab") continue;
+    SiteByte s;
+    s.probe = n.name;
+    auto off = tslab::trace::VaddrToFileOffset(file, n.pc);
+    auto addr = RuntimeAddress(pid, file, n.pc);
+    if (!off || !addr || pread(fd, &s.in_file, 1, static_cast<off_t>(*off)) != 1 ||
+        !ReadMem(pid, *addr, &s.in_memory, 1)) {
+      close(fd);
+      *err = "cannot read the site of tslab:" + n.name;
+      return false;
+    }
+    out->push_back(s);
+  }
+  close(fd);
+  return true;
+}
+
+}  // namespace tslab::trace_test
+
+#endif  // TSLAB_TESTS_TRACE_TEST_UTIL_H_
