@@ -130,7 +130,7 @@ SlabMeta* Allocator::NewSlabLocked(uint32_t cls, uint32_t e, uint32_t h) {
   } else {
     TSLAB_STAT_INC(rc.new_slab_count);
   }
-  TSLAB_PROBE3(slab_new, cls, e, from_cache);
+  TSLAB_PROBE3_NESTED(slab_new, cls, e, from_cache);
   // Re-own while sealed: tag first, then the bitmap (release), so a racing
   // fast-path CAS that reads the new bitmap also reads the new tag.
   uint64_t inc = TagIncarnation(s->tag.load(std::memory_order_relaxed)) + 1;
@@ -154,7 +154,9 @@ SlabMeta* Allocator::NewSlabLocked(uint32_t cls, uint32_t e, uint32_t h) {
 TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
                                       uint32_t shard, int reason,
                                       uint64_t* out) {
-  const uint64_t t0 = TSLAB_PROBE_ENABLED(slow_path) ? MonotonicNs() : 0;
+  // Times the slow path while traced; leaves out nested probes (slab_new,
+  // epoch_closed_alloc), whose uprobe traps would otherwise dominate it.
+  const tslab::usdt::ProbeTimer probe_timer(TSLAB_PROBE_ENABLED(slow_path));
   const uint32_t h = HeapOf(shard);
   ShardRef sh = ShardAt(shard);
   TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slow_path_hits, 1);
@@ -174,7 +176,7 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
     mu.unlock();
     TSLAB_STAT_INC(region_.cls(cls).slow_path_epoch_closed);
     TSLAB_STAT_INC(region_.global().alloc_failures);
-    TSLAB_PROBE2(epoch_closed_alloc, cls, e);
+    TSLAB_PROBE2_NESTED(epoch_closed_alloc, cls, e);
     SetLastError(TSLAB_E_EPOCH_CLOSED);
   } else {
     if (reason == TSLAB_SLOW_CURRENT_FULL) {
@@ -225,9 +227,9 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
       SetLastError(TSLAB_E_NO_MEMORY);
     }
   }
-  if (TSLAB_PROBE_ENABLED(slow_path)) {
-    TSLAB_PROBE4(slow_path, cls, e, reason, MonotonicNs() - t0);
-  }
+  // Fires even if the tracer attached meanwhile (duration 0 then): one
+  // event per slow_path_hits count.
+  TSLAB_PROBE4(slow_path, cls, e, reason, probe_timer.ElapsedNs());
   (void)sh;
   return result;
 }
