@@ -57,6 +57,9 @@ uint32_t Allocator::EpochAdvance() {
 tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
   EpochSlot& ep = epochs_[e];
   const uint64_t t_start = MonotonicNs();
+  // epoch_close's dur_ns, timed only while traced, without the nested
+  // madvise and cache_overflow probes.
+  const tslab::usdt::ProbeTimer probe_timer(TSLAB_PROBE_ENABLED(epoch_close));
   SlabList sealed[kNumClasses];
   uint64_t scanned_all = 0, recycled_all = 0;
   {
@@ -121,7 +124,7 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
   }
   MaybeDrained(e);
   TSLAB_PROBE4(epoch_close, e, scanned_all, recycled_all,
-               MonotonicNs() - t_start);
+               probe_timer.ElapsedNs());
   return TSLAB_OK;
 }
 
