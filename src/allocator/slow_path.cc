@@ -179,6 +179,10 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
     TSLAB_PROBE2_NESTED(epoch_closed_alloc, cls, e);
     SetLastError(TSLAB_E_EPOCH_CLOSED);
   } else {
+    // Alloc says "epoch closed" for any non-ACTIVE state; here the slot is
+    // open (an IDLE slot just opened, or one reopened meanwhile), and the
+    // counters below count it as current_partial_null: so does the probe.
+    if (reason == TSLAB_SLOW_EPOCH_CLOSED) reason = TSLAB_SLOW_CURRENT_NULL;
     if (reason == TSLAB_SLOW_CURRENT_FULL) {
       TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].current_partial_full,
                            1);
