@@ -1,0 +1,355 @@
+// tslab-bench: runs the benchmark workloads against several allocators,
+// interleaved, over several rounds, and reports medians (see bench/README.md).
+//
+// Round r runs every workload against every allocator once, the allocators
+// in an order rotated by r, each run in a fresh worker process
+// (build/bin/bench_worker_<name>, worker.h). Per round it also snapshots a
+// live tslab worker's stats region when the region is file-backed.
+// Output: the report on stdout, progress on stderr, --csv and --md files.
+//
+// Exit codes: 0 every run succeeded (targets may still be MISS: they are
+// findings, not errors); 1 bad arguments or nothing to run; 2 at least one
+// worker run failed (the report covers the rest); 3 a result file could not
+// be written.
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "bench/report.h"
+#include "bench/runner.h"
+#include "bench/snapshot_bench.h"
+
+namespace tslab::bench {
+namespace {
+
+struct AllocatorSpec {
+  std::string name;
+  std::string worker;              // bench_worker_<worker>
+  std::vector<std::string> args;   // extra worker arguments
+  std::vector<std::string> env;    // extra environment
+  std::vector<std::string> only;   // workloads it runs; empty: all
+  bool peer = false;               // a malloc the targets compare against
+  std::string about;
+};
+
+struct WorkloadSpec {
+  std::string name;
+  std::vector<std::string> args;
+};
+
+// Extension point: a new allocator or variant is one line here (plus its
+// worker in mk/bench.mk); a new workload is one line in Workloads() and a
+// function in workloads.h.
+std::vector<AllocatorSpec> Allocators() {
+  const std::vector<std::string> cheap = {"churn", "pairs"};
+  const std::vector<std::string> no_epoch = {"churn", "churn-2t", "pairs", "latency"};
+  return {
+      {"glibc", "glibc", {}, {}, {}, true, "glibc malloc/free"},
+      {"jemalloc", "jemalloc", {}, {}, {}, true, "libjemalloc (replaces malloc)"},
+      {"mimalloc", "mimalloc", {}, {}, {}, true, "mi_malloc/mi_free"},
+      {"tcmalloc", "tcmalloc", {}, {}, {}, true, "libtcmalloc_minimal (replaces malloc)"},
+      {"tslab", "tslab", {}, {}, {}, false, "tslab_malloc/tslab_free, current epoch"},
+      {"tslab-handle", "tslab", {"--api", "handle"}, {}, no_epoch, false,
+       "tslab_alloc/tslab_free_handle"},
+      {"tslab-nostats", "tslab_nostats", {}, {}, no_epoch, false,
+       "libtslab_nostats.a (TSLAB_STATS=0)"},
+      {"tslab-nousdt", "tslab_nousdt", {}, {}, cheap, false, "libtslab_nousdt.a (TSLAB_USDT=0)"},
+      {"tslab-regionoff", "tslab", {}, {"TSLAB_STATS_DIR=off"}, cheap, false,
+       "tslab with TSLAB_STATS_DIR=off (anonymous region)"},
+  };
+}
+
+std::vector<WorkloadSpec> Workloads() {
+  return {
+      {"churn", {"--workload", "churn", "--threads", "1"}},
+      {"churn-2t", {"--workload", "churn", "--threads", "2"}},
+      {"pairs", {"--workload", "pairs"}},
+      {"epoch", {"--workload", "epoch"}},
+      {"latency", {"--workload", "latency"}},
+  };
+}
+
+struct Options {
+  int rounds = 5;
+  bool quick = false;
+  uint32_t live = 100000, batch = 10000, cycles = 1000, size = 128;
+  // The epoch workload's cycles: tslab's epoch_close madvises and the next
+  // batch refaults every slab, which is slow on this VM (see README.md).
+  uint32_t epoch_cycles = 200;
+  uint64_t pairs = 10000000;
+  uint32_t lat_cycles = 50, floor_samples = 1000000, calibrate_ms = 100;
+  uint32_t snapshot_samples = 2000;
+  bool no_snapshot = false;
+  double timeout_s = 300;
+  std::string bin_dir, csv, md, label;
+  std::vector<std::string> allocators, workloads;
+};
+
+std::string SelfDir() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return ".";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+
+std::string FirstLineOf(const char* path, const std::string& prefix) {
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind(prefix, 0) == 0) {
+      size_t c = line.find(':');
+      return c == std::string::npos ? line : line.substr(c + 2);
+    }
+  return "?";
+}
+
+// "1-min 5-min 15-min" from /proc/loadavg.
+std::string LoadAvg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
+std::vector<std::string> CommonArgs(const Options& o, int round, uint32_t cycles) {
+  return {"--live", std::to_string(o.live), "--batch", std::to_string(o.batch), "--cycles",
+          std::to_string(cycles), "--size", std::to_string(o.size), "--pairs",
+          std::to_string(o.pairs), "--lat-cycles", std::to_string(o.lat_cycles),
+          "--floor-samples", std::to_string(o.floor_samples), "--calibrate-ms",
+          std::to_string(o.calibrate_ms), "--seed", std::to_string(round + 1)};
+}
+
+bool Runs(const AllocatorSpec& a, const std::string& w) {
+  return a.only.empty() || std::find(a.only.begin(), a.only.end(), w) != a.only.end();
+}
+
+std::string Now() {
+  std::time_t t = std::time(nullptr);
+  char b[64];
+  std::strftime(b, sizeof(b), "%Y-%m-%d %H:%M:%S UTC", std::gmtime(&t));
+  return b;
+}
+
+int Run(const Options& o) {
+  using Clock = std::chrono::steady_clock;
+  const auto t_start = Clock::now();
+  const std::string load_start = LoadAvg();
+  std::vector<AllocatorSpec> allocs;
+  std::vector<std::string> missing;
+  for (auto& a : Allocators()) {
+    if (!o.allocators.empty() &&
+        std::find(o.allocators.begin(), o.allocators.end(), a.name) == o.allocators.end())
+      continue;
+    a.worker = o.bin_dir + "/bench_worker_" + a.worker;
+    if (access(a.worker.c_str(), X_OK) != 0) {
+      missing.push_back(a.name + " (" + a.worker + " not built)");
+      continue;
+    }
+    allocs.push_back(a);
+  }
+  std::vector<WorkloadSpec> works;
+  for (auto& w : Workloads())
+    if (o.workloads.empty() ||
+        std::find(o.workloads.begin(), o.workloads.end(), w.name) != o.workloads.end())
+      works.push_back(w);
+  if (allocs.empty() || works.empty()) {
+    std::cerr << "tslab-bench: nothing to run (no worker binaries in " << o.bin_dir
+              << ", or the filters leave nothing)\n";
+    return 1;
+  }
+  const AllocatorSpec* tslab = nullptr;
+  for (auto& a : allocs)
+    if (a.name == "tslab") tslab = &a;
+
+  ResultStore store(o.rounds);
+  int failures = 0;
+  for (int r = 0; r < o.rounds; ++r) {
+    const auto t_round = Clock::now();
+    for (const auto& w : works) {
+      std::string progress;
+      const size_t n = allocs.size();
+      for (size_t i = 0; i < n; ++i) {
+        const AllocatorSpec& a = allocs[(i + static_cast<size_t>(r)) % n];
+        if (!Runs(a, w.name)) continue;
+        WorkerCommand cmd{a.worker, w.args, a.env};
+        cmd.args.insert(cmd.args.end(), a.args.begin(), a.args.end());
+        auto common = CommonArgs(o, r, w.name == "epoch" ? o.epoch_cycles : o.cycles);
+        cmd.args.insert(cmd.args.end(), common.begin(), common.end());
+        RunOutcome out = RunWorker(cmd, o.timeout_s);
+        if (!out.ok) {
+          ++failures;
+          std::cerr << "tslab-bench: round " << r + 1 << ", " << a.name << " " << w.name
+                    << ": " << out.error << "\n";
+          continue;
+        }
+        store.AddDoc(a.name, w.name, r, out.doc);
+        const auto& m = out.doc["metrics"];
+        char cell[96];
+        if (m.contains("ops_per_s"))
+          std::snprintf(cell, sizeof(cell), " %s %.2f", a.name.c_str(),
+                        m["ops_per_s"].get<double>() * 1e-6);
+        else if (m.contains("alloc_p999_ns"))
+          std::snprintf(cell, sizeof(cell), " %s %.0f/%.0f", a.name.c_str(),
+                        m["alloc_p999_ns"].get<double>(), m["free_p999_ns"].get<double>());
+        else
+          std::snprintf(cell, sizeof(cell), " %s ok", a.name.c_str());
+        progress += cell;
+      }
+      std::cerr << "[round " << r + 1 << "/" << o.rounds << "] " << w.name
+                << (w.name == "latency" ? " p99.9 alloc/free ns:" : " Mops/s:") << progress
+                << "\n";
+    }
+    if (tslab != nullptr && !o.no_snapshot) {
+      WorkerCommand hold{tslab->worker, {"--workload", "hold"}, tslab->env};
+      auto common = CommonArgs(o, r, o.cycles);
+      hold.args.insert(hold.args.end(), common.begin(), common.end());
+      nlohmann::json doc;
+      std::string err;
+      if (MeasureSnapshot(hold, o.snapshot_samples, 60.0, &doc, &err)) {
+        store.AddDoc("tslab", "snapshot", r, doc);
+        if (doc["metrics"].contains("snapshot_p99_us"))
+          std::cerr << "[round " << r + 1 << "/" << o.rounds << "] snapshot p99 "
+                    << doc["metrics"]["snapshot_p99_us"].get<double>() << " us\n";
+      } else {
+        ++failures;
+        std::cerr << "tslab-bench: round " << r + 1 << ", snapshot: " << err << "\n";
+      }
+    }
+    std::cerr << "[round " << r + 1 << "/" << o.rounds << "] done in "
+              << static_cast<int>(std::chrono::duration<double>(Clock::now() - t_round).count())
+              << " s\n";
+  }
+
+  ReportSetup setup;
+  for (const auto& a : allocs) {
+    setup.allocators.push_back(a.name);
+    if (a.peer) setup.peers.push_back(a.name);
+  }
+  setup.live = o.live;
+  setup.batch = o.batch;
+  setup.cycles = o.cycles;
+  setup.size = o.size;
+  setup.pairs = o.pairs;
+  setup.lat_cycles = o.lat_cycles;
+  setup.quick = o.quick;
+  utsname u{};
+  uname(&u);
+  setup.notes.push_back("tslab-bench, " + Now() + (o.label.empty() ? "" : ", " + o.label) +
+                        (o.quick ? ", --quick (smoke run)" : ""));
+  setup.notes.push_back("load average at start " + load_start + ", at end " + LoadAvg() +
+                        " (other work on the machine skews absolute numbers; ratios are "
+                        "per round)");
+  setup.notes.push_back("machine: " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs (" +
+                        FirstLineOf("/proc/cpuinfo", "model name") + "), Linux " + u.release +
+                        "; workers not pinned, machine not isolated: expect noise");
+  setup.notes.push_back(
+      "churn: live " + std::to_string(o.live) + " x " + std::to_string(o.size) + " B per thread, " +
+      std::to_string(o.batch) + " random frees + " + std::to_string(o.batch) +
+      " allocs per cycle, " + std::to_string(o.cycles) + " cycles; pairs: " +
+      std::to_string(o.pairs) + " alloc+free; epoch: " + std::to_string(o.batch) +
+      " per batch, " + std::to_string(o.epoch_cycles) + " cycles; latency: every call of " +
+      std::to_string(o.lat_cycles) + " churn cycles timed");
+  setup.notes.push_back("rounds interleaved (allocator order rotated per round), each run a "
+                        "fresh process; drift = RSS after cycle 10 -> end");
+  for (const auto& a : allocs) {
+    std::string from = store.Info(a.name, "malloc_from");
+    setup.notes.push_back("  " + a.name + ": " + a.about +
+                          (from.empty() ? "" : "; malloc from " + from));
+  }
+  for (const auto& m : missing) setup.notes.push_back("  skipped: " + m);
+  const std::string region = store.Info("tslab", "region_path");
+  if (tslab != nullptr)
+    setup.notes.push_back("  tslab stats region: " +
+                          (region.empty() ? std::string("anonymous memory (no file)") : region));
+
+  AddDerived(&store, setup);
+  auto checks = CheckTargets(store, setup);
+  std::cout << FormatReport(store, setup, checks, false);
+  std::cout << "\n(total " << static_cast<int>(
+                                 std::chrono::duration<double>(Clock::now() - t_start).count())
+            << " s)\n";
+  std::string err;
+  if (!o.csv.empty() && !WriteCsv(o.csv, store, &err)) {
+    std::cerr << "tslab-bench: " << err << "\n";
+    return 3;
+  }
+  if (!o.md.empty() && !WriteText(o.md, FormatReport(store, setup, checks, true), &err)) {
+    std::cerr << "tslab-bench: " << err << "\n";
+    return 3;
+  }
+  if (failures) {
+    std::cerr << "tslab-bench: " << failures << " run(s) failed (see above)\n";
+    return 2;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace tslab::bench
+
+int main(int argc, char** argv) {
+  tslab::bench::Options o;
+  CLI::App app{"tslab-bench: tslab vs glibc/jemalloc/mimalloc/tcmalloc, interleaved rounds, "
+               "medians"};
+  std::vector<std::string> all_allocs, all_works;
+  for (auto& a : tslab::bench::Allocators()) all_allocs.push_back(a.name);
+  for (auto& w : tslab::bench::Workloads()) all_works.push_back(w.name);
+  app.add_option("--rounds", o.rounds, "rounds (default 5; --quick: 1)")->check(CLI::Range(1, 100));
+  app.add_flag("--quick", o.quick, "smoke run: 1 round, 100 cycles, short latency/pairs");
+  app.add_option("--allocators", o.allocators, "only these (comma list)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(all_allocs));
+  app.add_option("--workloads", o.workloads, "only these (comma list)")
+      ->delimiter(',')
+      ->check(CLI::IsMember(all_works));
+  app.add_option("--live", o.live, "churn live objects per thread")->check(CLI::Range(1u, 10000000u));
+  app.add_option("--batch", o.batch, "frees+allocs per cycle")->check(CLI::Range(1u, 10000000u));
+  app.add_option("--cycles", o.cycles, "churn/epoch cycles")->check(CLI::Range(1u, 1000000u));
+  app.add_option("--size", o.size, "object size in bytes")->check(CLI::Range(1, 768));
+  app.add_option("--epoch-cycles", o.epoch_cycles, "epoch workload cycles (default 200)")
+      ->check(CLI::Range(2u, 1000000u));
+  app.add_option("--pairs", o.pairs, "alloc/free pairs");
+  app.add_option("--label", o.label, "printed in the report's first line (e.g. git describe)");
+  app.add_option("--lat-cycles", o.lat_cycles, "timed churn cycles for latency")
+      ->check(CLI::Range(1u, 10000u));
+  app.add_option("--snapshot-samples", o.snapshot_samples, "snapshots timed per round")
+      ->check(CLI::Range(10u, 1000000u));
+  app.add_flag("--no-snapshot", o.no_snapshot, "skip the snapshot-latency measurement");
+  app.add_option("--timeout", o.timeout_s, "seconds per worker run before it is killed")
+      ->check(CLI::Range(1.0, 3600.0));
+  app.add_option("--bin-dir", o.bin_dir, "where the bench_worker_* binaries are (default: ours)");
+  app.add_option("--csv", o.csv, "write one row per allocator x workload x metric");
+  app.add_option("--md", o.md, "write the report as markdown (for the README)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);
+    std::cerr << "tslab-bench: " << e.what() << "\n";
+    return 1;
+  }
+  if (o.quick) {
+    if (app.count("--rounds") == 0) o.rounds = 1;
+    if (app.count("--cycles") == 0) o.cycles = 100;
+    if (app.count("--epoch-cycles") == 0) o.epoch_cycles = 20;
+    if (app.count("--pairs") == 0) o.pairs = 1000000;
+    if (app.count("--lat-cycles") == 0) o.lat_cycles = 5;
+    if (app.count("--snapshot-samples") == 0) o.snapshot_samples = 200;
+    o.floor_samples = 100000;
+    o.calibrate_ms = 20;
+  }
+  if (o.batch > o.live) {
+    std::cerr << "tslab-bench: --batch must not exceed --live\n";
+    return 1;
+  }
+  if (o.bin_dir.empty()) o.bin_dir = tslab::bench::SelfDir();
+  return tslab::bench::Run(o);
+}

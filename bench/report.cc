@@ -1,0 +1,359 @@
+// Benchmark results: storage, derived ratios, target checks, text/markdown
+// tables and the CSV (see report.h).
+#include "bench/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "bench/stats_util.h"
+
+namespace tslab::bench {
+
+namespace {
+
+const char* const kThroughputWorkloads[] = {"churn", "churn-2t", "pairs", "epoch"};
+
+std::string Fmt(double v, int prec) {
+  char b[64];
+  std::snprintf(b, sizeof(b), "%.*f", prec, v);
+  return b;
+}
+std::string Fmt(const std::optional<double>& v, int prec, double scale = 1.0) {
+  return v ? Fmt(*v * scale, prec) : "-";
+}
+std::string Pct(double v) { return (v >= 0 ? "+" : "") + Fmt(v, 2) + "%"; }
+
+// Aligned columns (text) or a GitHub table (markdown).
+class Table {
+ public:
+  // The first left_cols columns are left-aligned (text), the rest right.
+  explicit Table(std::vector<std::string> header, size_t left_cols = 1) : left_(left_cols) {
+    rows_.push_back(std::move(header));
+  }
+  void Row(std::vector<std::string> cells) { rows_.push_back(std::move(cells)); }
+  std::string Render(bool markdown) const {
+    std::vector<size_t> w(rows_[0].size(), 0);
+    for (const auto& r : rows_)
+      for (size_t i = 0; i < r.size() && i < w.size(); ++i) w[i] = std::max(w[i], r[i].size());
+    std::ostringstream o;
+    for (size_t ri = 0; ri < rows_.size(); ++ri) {
+      const auto& r = rows_[ri];
+      for (size_t i = 0; i < w.size(); ++i) {
+        std::string c = i < r.size() ? r[i] : "";
+        if (markdown) {
+          o << "| " << c << " ";
+        } else {
+          // first column left-aligned, numbers right-aligned
+          std::string pad(w[i] - c.size(), ' ');
+          std::string cell = i < left_ ? c + (i + 1 < w.size() ? pad : "") : pad + c;
+          o << cell << (i + 1 < w.size() ? "  " : "");
+        }
+      }
+      o << (markdown ? "|\n" : "\n");
+      if (markdown && ri == 0) {
+        for (size_t i = 0; i < w.size(); ++i) o << (i == 0 ? "|---" : "|---:");
+        o << "|\n";
+      }
+    }
+    return o.str();
+  }
+
+ private:
+  size_t left_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+std::optional<double> MedianOfAll(const ResultStore& s, const std::string& workload,
+                                  const std::string& metric) {
+  std::vector<double> all;
+  for (const auto& [k, v] : s.cells())
+    if (k.workload == workload && k.metric == metric)
+      for (double x : v)
+        if (!std::isnan(x)) all.push_back(x);
+  if (all.empty()) return std::nullopt;
+  return Median(all);
+}
+
+std::string LatencyCell(const ResultStore& s, const std::string& a, const char* op) {
+  std::string p = op;
+  auto m = [&](const char* q) { return s.Median({a, "latency", p + q}); };
+  auto p50 = m("_p50_ns"), p99 = m("_p99_ns"), p999 = m("_p999_ns");
+  if (!p50) return "-";
+  return Fmt(p50, 0) + " / " + Fmt(p99, 0) + " / " + Fmt(p999, 0);
+}
+
+// "1.12x (12.0% above)"-style wording of a ratio against a floor.
+std::string RatioWords(double r) {
+  double pct = (r - 1.0) * 100.0;
+  return Fmt(r, 3) + "x (" + Fmt(std::fabs(pct), 1) + "% " + (pct >= 0 ? "above" : "below") +
+         ")";
+}
+
+}  // namespace
+
+void ResultStore::Add(const Key& k, int round, double v) {
+  auto& cell = cells_[k];
+  if (cell.empty()) cell.assign(rounds_, std::nan(""));
+  if (round >= 0 && round < rounds_) cell[round] = v;
+}
+
+void ResultStore::AddDoc(const std::string& alloc, const std::string& workload, int round,
+                         const nlohmann::json& doc) {
+  for (const auto& [name, v] : doc["metrics"].items())
+    if (v.is_number()) Add({alloc, workload, name}, round, v.get<double>());
+  if (doc.contains("info") && doc["info"].is_object())
+    for (const auto& [name, v] : doc["info"].items())
+      if (v.is_string()) info_[alloc][name] = v.get<std::string>();
+  if (doc.contains("malloc_from") && doc["malloc_from"].is_string())
+    info_[alloc]["malloc_from"] = doc["malloc_from"].get<std::string>();
+}
+
+std::vector<double> ResultStore::Values(const Key& k) const {
+  std::vector<double> out;
+  auto it = cells_.find(k);
+  if (it == cells_.end()) return out;
+  for (double v : it->second)
+    if (!std::isnan(v)) out.push_back(v);
+  return out;
+}
+
+std::optional<double> ResultStore::Median(const Key& k) const {
+  auto v = Values(k);
+  if (v.empty()) return std::nullopt;
+  return tslab::bench::Median(v);
+}
+
+std::optional<double> ResultStore::RatioMedian(const Key& num, const Key& den) const {
+  auto a = cells_.find(num), b = cells_.find(den);
+  if (a == cells_.end() || b == cells_.end()) return std::nullopt;
+  std::vector<double> r;
+  for (int i = 0; i < rounds_; ++i)
+    if (!std::isnan(a->second[i]) && !std::isnan(b->second[i]) && b->second[i] != 0)
+      r.push_back(a->second[i] / b->second[i]);
+  if (r.empty()) return std::nullopt;
+  return tslab::bench::Median(r);
+}
+
+std::string ResultStore::Info(const std::string& alloc, const std::string& name) const {
+  auto a = info_.find(alloc);
+  if (a == info_.end()) return "";
+  auto n = a->second.find(name);
+  return n == a->second.end() ? "" : n->second;
+}
+
+void AddDerived(ResultStore* s, const ReportSetup& setup) {
+  auto per_round = [s](const Key& num, const Key& den, const Key& out) {
+    auto a = s->cells().find(num), b = s->cells().find(den);
+    if (a == s->cells().end() || b == s->cells().end()) return;
+    std::vector<double> an = a->second, bn = b->second;  // copies: Add writes the map
+    for (int i = 0; i < s->rounds(); ++i)
+      if (!std::isnan(an[i]) && !std::isnan(bn[i]) && bn[i] != 0) s->Add(out, i, an[i] / bn[i]);
+  };
+  for (const auto& a : setup.allocators)
+    per_round({a, "churn-2t", "ops_per_s"}, {a, "churn", "ops_per_s"},
+              {a, "churn-2t", "scaling_vs_1t"});
+  for (const auto& b : setup.allocators) {
+    if (b == setup.subject) continue;
+    for (const char* w : kThroughputWorkloads)
+      per_round({setup.subject, w, "ops_per_s"}, {b, w, "ops_per_s"},
+                {setup.subject + "/" + b, w, "ops_per_s_ratio"});
+  }
+}
+
+std::vector<TargetCheck> CheckTargets(const ResultStore& s, const ReportSetup& setup) {
+  std::vector<TargetCheck> out;
+  const std::string& t = setup.subject;
+  auto ratio = [&](const std::string& b, const char* w) {
+    return s.Median({t + "/" + b, w, "ops_per_s_ratio"});
+  };
+  auto add = [&](bool have, bool pass, std::string what, std::string detail) {
+    out.push_back({have ? (pass ? "PASS" : "MISS") : "n/a", std::move(what), std::move(detail)});
+  };
+
+  if (auto r = ratio("mimalloc", "churn"))
+    add(true, *r >= 1.0, "churn throughput (1 thread) >= mimalloc's",
+        t + "/mimalloc " + RatioWords(*r));
+  else
+    add(false, false, "churn throughput (1 thread) >= mimalloc's", "no mimalloc or tslab churn results");
+
+  {
+    std::optional<double> mine = s.Median({t, "latency", "alloc_p999_ns"});
+    std::optional<double> best;
+    std::string best_name;
+    for (const auto& p : setup.peers) {
+      auto v = s.Median({p, "latency", "alloc_p999_ns"});
+      if (v && (!best || *v < *best)) {
+        best = v;
+        best_name = p;
+      }
+    }
+    const std::string what = "p99.9 alloc latency <= best peer's";
+    if (mine && best) {
+      double r = *mine / *best;
+      // Two values less than half a timer step apart are the same reading
+      // (per-process calibrations differ in the 4th digit).
+      const double step = MedianOfAll(s, "latency", "timer_granularity_ns").value_or(0);
+      const bool same = std::fabs(*mine - *best) < step / 2;
+      add(true, same || *mine <= *best, what,
+          t + " " + Fmt(*mine, 1) + " ns vs " + best_name + " " + Fmt(*best, 1) + " ns: " +
+              (same ? std::string("equal within the timer's resolution")
+                    : Fmt(r, 2) + "x (" + Fmt(std::fabs(r - 1) * 100, 1) + "% " +
+                          (r <= 1 ? "better" : "worse") + ")") +
+              "; both include the timer floor");
+    } else {
+      add(false, false, what, "missing latency results");
+    }
+  }
+
+  if (auto sc = s.Median({t, "churn-2t", "scaling_vs_1t"}))
+    add(true, *sc >= 1.8, "2 threads >= 1.8x 1 thread (churn)",
+        t + " " + Fmt(*sc, 2) + "x (" + Fmt(std::fabs(*sc - 1.8) / 1.8 * 100, 1) + "% " +
+            (*sc >= 1.8 ? "above" : "short of") + " 1.8x)");
+  else
+    add(false, false, "2 threads >= 1.8x 1 thread (churn)", "missing churn results");
+
+  {
+    auto d = s.Median({t, "churn", "rss_drift_pct"});
+    auto v = s.Values({t, "churn", "rss_drift_pct"});
+    const std::string what = "RSS drift <= 1% over " + std::to_string(setup.cycles) + " cycles" +
+                             (setup.cycles < 1000 ? " (target is for 1000)" : "");
+    if (d)
+      add(true, *d <= 1.0, what,
+          t + " " + Pct(*d) + " (warm after cycle 10 -> end; worst round " +
+              Pct(*std::max_element(v.begin(), v.end())) + ")");
+    else
+      add(false, false, what, "missing churn results");
+  }
+
+  auto overhead = [&](const std::string& variant, double floor, const std::string& what,
+                      const std::string& extra) {
+    if (auto r = ratio(variant, "churn")) {
+      const std::string cost = *r >= 1.0 ? "no measurable cost: " + variant + " slower by " +
+                                               Fmt((*r - 1) * 100, 1) + "%"
+                                         : "cost " + Fmt((1 - *r) * 100, 1) + "%";
+      add(extra.empty(), *r >= floor, what,
+          t + "/" + variant + " " + Fmt(*r, 3) + "x (" + cost + ", limit " +
+              Fmt((1 - floor) * 100, 0) + "%)" + extra);
+    } else {
+      add(false, false, what, "no " + variant + " churn results");
+    }
+  };
+  overhead("tslab-nostats", 0.98, "counters cost <= 2% of churn throughput", "");
+  overhead("tslab-nousdt", 0.99, "USDT probes (not attached) >= 0.99 of compiled out", "");
+  overhead("tslab-regionoff", 0.99, "stats region file costs <= 1% (vs TSLAB_STATS_DIR=off)",
+           s.Info(t, "region_path").empty()
+               ? "; not judged: this build's region is anonymous memory either way"
+               : "");
+
+  {
+    auto p99 = s.Median({t, "snapshot", "snapshot_p99_us"});
+    auto p50 = s.Median({t, "snapshot", "snapshot_p50_us"});
+    const std::string what = "snapshot of a live process's region <= 1 ms";
+    if (p99)
+      add(true, *p99 <= 1000.0, what,
+          "p50 " + Fmt(p50, 1) + " us, p99 " + Fmt(*p99, 1) + " us (tslab_region_snapshot only)");
+    else
+      add(false, false, what,
+          s.Info(t, "snapshot_skip").empty() ? "not measured" : s.Info(t, "snapshot_skip"));
+  }
+  return out;
+}
+
+std::string FormatReport(const ResultStore& s, const ReportSetup& setup,
+                         const std::vector<TargetCheck>& checks, bool markdown) {
+  std::ostringstream o;
+  const std::string h = markdown ? "### " : "== ";
+  for (const auto& n : setup.notes) o << (markdown ? "- " : "") << n << "\n";
+  auto floor50 = MedianOfAll(s, "latency", "timer_floor_p50_ns");
+  auto floor99 = MedianOfAll(s, "latency", "timer_floor_p99_ns");
+  auto tpn = MedianOfAll(s, "latency", "tsc_ticks_per_ns");
+  auto gran = MedianOfAll(s, "latency", "timer_granularity_ns");
+  if (floor50)
+    o << (markdown ? "- " : "") << "TSC: " << Fmt(tpn, 4)
+      << " ticks/ns (calibrated against CLOCK_MONOTONIC, 100 ms); timer floor (empty timed "
+         "region): p50 "
+      << Fmt(floor50, 1) << " ns, p99 " << Fmt(floor99, 1)
+      << " ns; resolution " << Fmt(gran, 1) << " ns; the latencies below INCLUDE the floor\n";
+  o << "\n" << h << "Medians over " << s.rounds() << " round(s); Mops/s count allocs + frees\n";
+  if (markdown) o << "\n";
+  Table t({"allocator", "churn Mops/s", "range %", "2 thr Mops/s", "2t/1t", "pairs Mops/s",
+           "epoch Mops/s", "churn drift %", "epoch drift %", "alloc ns p50/p99/p99.9",
+           "free ns p50/p99/p99.9"});
+  for (const auto& a : setup.allocators) {
+    auto churn = s.Values({a, "churn", "ops_per_s"});
+    std::string range = "-";
+    if (churn.size() > 1) {
+      auto [mn, mx] = std::minmax_element(churn.begin(), churn.end());
+      range = Fmt((*mx - *mn) / Median(churn) * 100, 1);
+    }
+    t.Row({a, Fmt(s.Median({a, "churn", "ops_per_s"}), 2, 1e-6), range,
+           Fmt(s.Median({a, "churn-2t", "ops_per_s"}), 2, 1e-6),
+           Fmt(s.Median({a, "churn-2t", "scaling_vs_1t"}), 2),
+           Fmt(s.Median({a, "pairs", "ops_per_s"}), 1, 1e-6),
+           Fmt(s.Median({a, "epoch", "ops_per_s"}), 2, 1e-6),
+           Fmt(s.Median({a, "churn", "rss_drift_pct"}), 2),
+           Fmt(s.Median({a, "epoch", "rss_drift_pct"}), 2), LatencyCell(s, a, "alloc"),
+           LatencyCell(s, a, "free")});
+  }
+  o << t.Render(markdown);
+
+  o << "\n" << h << setup.subject << " / other, throughput (median of per-round ratios)\n";
+  if (markdown) o << "\n";
+  Table r({"ratio", "churn", "2 threads", "pairs", "epoch"});
+  for (const auto& b : setup.allocators) {
+    if (b == setup.subject) continue;
+    std::vector<std::string> row{setup.subject + "/" + b};
+    for (const char* w : kThroughputWorkloads) {
+      auto v = s.Median({setup.subject + "/" + b, w, "ops_per_s_ratio"});
+      row.push_back(v ? Fmt(*v, 2) + "x" : "-");
+    }
+    r.Row(row);
+  }
+  o << r.Render(markdown);
+
+  if (auto p50 = s.Median({setup.subject, "snapshot", "snapshot_p50_us"})) {
+    o << "\nsnapshot of a live " << setup.subject
+      << " process's region (tslab_region_snapshot on a read-only mapping): p50 " << Fmt(p50, 1)
+      << " us, p99 " << Fmt(s.Median({setup.subject, "snapshot", "snapshot_p99_us"}), 1)
+      << " us, max " << Fmt(s.Median({setup.subject, "snapshot", "snapshot_max_us"}), 1)
+      << " us; open+map+snapshot+unmap p50 "
+      << Fmt(s.Median({setup.subject, "snapshot", "snapshot_cold_p50_us"}), 1) << " us\n";
+  }
+
+  o << "\n" << h << "Targets (issue)\n";
+  if (markdown) o << "\n";
+  Table c({"", "target", "measured"}, 3);
+  for (const auto& x : checks) c.Row({x.status, x.what, x.detail});
+  o << c.Render(markdown);
+  return o.str();
+}
+
+bool WriteCsv(const std::string& path, const ResultStore& s, std::string* err) {
+  std::ostringstream o;
+  o << "allocator,workload,metric,median,min,max,rounds\n";
+  for (const auto& [k, cell] : s.cells()) {
+    auto v = s.Values(k);
+    if (v.empty()) continue;
+    auto [mn, mx] = std::minmax_element(v.begin(), v.end());
+    char b[128];
+    std::snprintf(b, sizeof(b), "%.10g,%.10g,%.10g,%zu", Median(v), *mn, *mx, v.size());
+    o << k.alloc << "," << k.workload << "," << k.metric << "," << b << "\n";
+  }
+  return WriteText(path, o.str(), err);
+}
+
+bool WriteText(const std::string& path, const std::string& text, std::string* err) {
+  std::ofstream f(path, std::ios::trunc);
+  f << text;
+  f.close();
+  if (!f) {
+    *err = "cannot write " + path;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace tslab::bench

@@ -1,0 +1,82 @@
+// bench/report.h: results of a benchmark run, and what is printed of them.
+//
+// Purpose: ResultStore holds one value per (allocator, workload, metric)
+// and round; everything printed is a median over rounds. Ratios between
+// allocators (and 2-thread scaling) are taken per round first, then the
+// median of those ratios: runs of one round are close in time (the driver
+// interleaves them), so a per-round ratio cancels much of the machine's
+// drift. AddDerived() stores those ratios as ordinary keys, so the CSV,
+// the tables and the target checks read one source.
+//
+// Thread-safety: none (single-threaded driver).
+#ifndef TSLAB_BENCH_REPORT_H_
+#define TSLAB_BENCH_REPORT_H_
+
+#include <compare>
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace tslab::bench {
+
+struct Key {
+  std::string alloc, workload, metric;
+  auto operator<=>(const Key&) const = default;
+};
+
+class ResultStore {
+ public:
+  explicit ResultStore(int rounds) : rounds_(rounds) {}
+  int rounds() const { return rounds_; }
+  void Add(const Key& k, int round, double v);
+  // Every number in doc["metrics"], and doc["info"] and "malloc_from".
+  void AddDoc(const std::string& alloc, const std::string& workload, int round,
+              const nlohmann::json& doc);
+  std::vector<double> Values(const Key& k) const;  // rounds that have one
+  std::optional<double> Median(const Key& k) const;
+  // Median over rounds of num/den, rounds where both exist.
+  std::optional<double> RatioMedian(const Key& num, const Key& den) const;
+  std::string Info(const std::string& alloc, const std::string& name) const;
+  const std::map<Key, std::vector<double>>& cells() const { return cells_; }
+
+ private:
+  int rounds_;
+  std::map<Key, std::vector<double>> cells_;  // NaN: no value that round
+  std::map<std::string, std::map<std::string, std::string>> info_;
+};
+
+struct ReportSetup {
+  std::vector<std::string> allocators;  // row order
+  std::vector<std::string> peers;       // the non-tslab allocators
+  std::string subject = "tslab";        // what the ratios and targets are about
+  uint32_t live = 0, batch = 0, cycles = 0, size = 0, lat_cycles = 0;
+  uint64_t pairs = 0;
+  bool quick = false;
+  std::vector<std::string> notes;  // environment lines, printed first
+};
+
+// Per-round derived values: {A,"churn-2t","scaling_vs_1t"} and
+// {"tslab/B",W,"ops_per_s_ratio"} for every other allocator B.
+void AddDerived(ResultStore* s, const ReportSetup& setup);
+
+struct TargetCheck {
+  std::string status;  // PASS, MISS or n/a
+  std::string what;
+  std::string detail;
+};
+std::vector<TargetCheck> CheckTargets(const ResultStore& s, const ReportSetup& setup);
+
+// The whole report: notes, medians table, ratios, target checks.
+std::string FormatReport(const ResultStore& s, const ReportSetup& setup,
+                         const std::vector<TargetCheck>& checks, bool markdown);
+
+// One row per key: allocator,workload,metric,median,min,max,rounds.
+bool WriteCsv(const std::string& path, const ResultStore& s, std::string* err);
+bool WriteText(const std::string& path, const std::string& text, std::string* err);
+
+}  // namespace tslab::bench
+
+#endif  // TSLAB_BENCH_REPORT_H_

@@ -1,0 +1,66 @@
+// bench/runner.h: starts benchmark workers and collects their JSON lines.
+//
+// Purpose: each (allocator, workload) measurement runs in a fresh worker
+// process (worker.h). A worker's stdout is a pipe read line by line with a
+// deadline; its stderr is the driver's (a failing worker's one-line reason
+// shows up as is); its stdin is /dev/null, or a pipe for the hold workload
+// (closing it ends the hold). A worker past its deadline is killed
+// (SIGKILL, by pid: only our own child).
+//
+// Thread-safety: none needed; the driver is single-threaded.
+#ifndef TSLAB_BENCH_RUNNER_H_
+#define TSLAB_BENCH_RUNNER_H_
+
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace tslab::bench {
+
+struct WorkerCommand {
+  std::string path;               // the worker binary
+  std::vector<std::string> args;  // without argv[0]
+  std::vector<std::string> env;   // "NAME=value", added to/overriding ours
+};
+
+class WorkerProcess {
+ public:
+  WorkerProcess() = default;
+  WorkerProcess(const WorkerProcess&) = delete;
+  WorkerProcess& operator=(const WorkerProcess&) = delete;
+  ~WorkerProcess();  // kills and reaps a child still running
+
+  // keep_stdin: give the child a pipe as stdin (CloseStdin ends it).
+  bool Start(const WorkerCommand& cmd, bool keep_stdin, std::string* err);
+  // Next complete stdout line; false on EOF or timeout (*err says which).
+  bool ReadLine(double timeout_s, std::string* line, std::string* err);
+  void CloseStdin();
+  // Waits up to timeout_s for the exit, then kills. True if it exited 0;
+  // otherwise *err describes the exit status.
+  bool Finish(double timeout_s, std::string* err);
+  pid_t pid() const { return pid_; }
+
+ private:
+  void Kill();
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  int in_fd_ = -1;
+  std::string buf_;
+};
+
+struct RunOutcome {
+  bool ok = false;
+  std::string error;    // when !ok
+  nlohmann::json doc;   // the worker's result line when ok
+  double wall_s = 0;    // process start to exit
+};
+
+// Runs a worker to completion: its last stdout line must be a JSON object
+// with "metrics".
+RunOutcome RunWorker(const WorkerCommand& cmd, double timeout_s);
+
+}  // namespace tslab::bench
+
+#endif  // TSLAB_BENCH_RUNNER_H_
