@@ -59,6 +59,13 @@ class StatsRegion {
   // leaves path_ empty) when the file cannot or should not be made.
   void* MapFile(const RegionParams& params, size_t size);
   void UnlinkFile();
+  // region_file.cc's registry of live file-backed regions (for the exit
+  // handler, which unlinks them, and the fork handler, which gives the
+  // child private copies). Links guarded by the registry's mutex.
+  friend struct RegionFileRegistry;
+  StatsRegion* file_next_ = nullptr;
+  StatsRegion* file_prev_ = nullptr;
+  bool file_registered_ = false;
 
   void* base_ = nullptr;
   size_t size_ = 0;

@@ -1,13 +1,270 @@
-// The file-backed part of StatsRegion. Placeholder until the stats_dump
-// issue: always anonymous memory.
+// The file-backed part of StatsRegion: the region as a file that another
+// process (stats_dump) maps read-only.
+//
+// Where: tslab_options.stats_dir, else $TSLAB_STATS_DIR (read with
+// secure_getenv, so a setuid program ignores it), else /dev/shm/tslab.
+// TSLAB_STATS_DIR=off (whatever the options say), a directory "off" or
+// TSLAB_REGION_OFF mean anonymous memory. Any failure below also means
+// anonymous memory: tslab_create never fails because of the file.
+// File: <dir>/tslab-<pid>-<allocator id>.stats (".<n>" before ".stats" if an
+// allocator of this process that is being destroyed still holds the name),
+// mode 0600, created with O_CREAT|O_EXCL|O_NOFOLLOW, space reserved with
+// posix_fallocate (so a full tmpfs fails here, not with SIGBUS on a counter
+// write later), mapped MAP_SHARED|MAP_POPULATE (no page faults on the hot
+// path).
+//
+// The directory may be shared between users. It is used only if it is a
+// real directory (not a symlink), owned by us or by root, and, if others
+// may write to it, sticky (so nobody else can remove or replace our files).
+// A missing default directory is created 01777 by root (shared, like /tmp)
+// and 0700 by anyone else (private to that user: other users then fall back
+// to anonymous memory, see docs/stats_dump.md). A missing TSLAB_STATS_DIR
+// is created 0700.
+//
+// Removal: on allocator destroy (UnlinkFile) and at normal process exit (an
+// atexit handler unlinks every live region of the process). A forked child
+// gets private copies of the parent's regions (pthread_atfork), so it never
+// writes into, nor removes, the parent's files.
+//
+// Thread-safety: the registry of live file regions is guarded by one
+// mutex; creation, destroy, exit and fork may race freely.
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+
 #include "src/allocator/region.h"
 
 namespace tslab::internal {
 
-void* StatsRegion::MapFile(const RegionParams& /*params*/, size_t /*size*/) {
-  return nullptr;
+// Live file-backed regions of this process: an intrusive list through the
+// StatsRegion objects (no allocation, nothing to destroy at exit).
+struct RegionFileRegistry {
+  static std::mutex& Mu() {
+    static std::mutex mu;  // constant-initialised, trivially destroyed
+    return mu;
+  }
+  static StatsRegion*& Head() {
+    static StatsRegion* head = nullptr;
+    return head;
+  }
+  static bool& Exited() {  // the exit handler ran: make no more files
+    static bool exited = false;
+    return exited;
+  }
+  static pid_t& OwnerPid() {  // the process whose files these are
+    static pid_t pid = 0;
+    return pid;
+  }
+
+  // REQUIRES: Mu().
+  static void Add(StatsRegion* r) {
+    r->file_prev_ = nullptr;
+    r->file_next_ = Head();
+    if (Head()) Head()->file_prev_ = r;
+    Head() = r;
+    r->file_registered_ = true;
+  }
+  // REQUIRES: Mu().
+  static void Remove(StatsRegion* r) {
+    if (!r->file_registered_) return;
+    if (r->file_prev_) r->file_prev_->file_next_ = r->file_next_;
+    else Head() = r->file_next_;
+    if (r->file_next_) r->file_next_->file_prev_ = r->file_prev_;
+    r->file_next_ = r->file_prev_ = nullptr;
+    r->file_registered_ = false;
+  }
+  // REQUIRES: Mu(). Whether one of our live regions has this path.
+  static bool HasPath(const char* path) {
+    for (StatsRegion* r = Head(); r; r = r->file_next_) {
+      if (r->path_ == path) return true;
+    }
+    return false;
+  }
+
+  static void OnExit() {
+    std::lock_guard<std::mutex> lock(Mu());
+    Exited() = true;
+    if (OwnerPid() != getpid()) return;
+    while (StatsRegion* r = Head()) {
+      // Only the name goes: threads still running keep counting into the
+      // mapping, which lives until the process does.
+      unlink(r->path_.c_str());
+      Remove(r);
+    }
+  }
+
+  static void Prepare() { Mu().lock(); }
+  static void Parent() { Mu().unlock(); }
+  // In the child (one thread): copy each region into private memory at the
+  // same address, so the child's allocators keep working but no longer
+  // write into the parent's files; forget the files.
+  static void Child() {
+    while (StatsRegion* r = Head()) {
+      void* copy = mmap(nullptr, r->size_, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (copy != MAP_FAILED) {
+        std::memcpy(copy, r->base_, r->size_);
+        if (mremap(copy, r->size_, r->size_, MREMAP_MAYMOVE | MREMAP_FIXED,
+                   r->base_) == MAP_FAILED) {
+          munmap(copy, r->size_);
+        } else {
+          static_cast<TslabRegionHeader*>(r->base_)->pid = getpid();
+        }
+      }
+      r->path_.clear();
+      Remove(r);
+    }
+    OwnerPid() = getpid();
+    Mu().unlock();
+  }
+
+  static void InstallHandlersOnce() {
+    static std::once_flag once;
+    std::call_once(once, [] {
+      OwnerPid() = getpid();
+      std::atexit(OnExit);
+      pthread_atfork(Prepare, Parent, Child);
+    });
+  }
+};
+
+namespace {
+
+constexpr const char* kDefaultDir = "/dev/shm/tslab";
+
+// Opens dir for use as the stats directory (creating it if missing), or
+// returns -1 if it is missing and cannot be made, or unsafe.
+int OpenStatsDir(const char* dir, bool is_default) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) {
+    const bool shared = is_default && geteuid() == 0;
+    if (mkdir(dir, 0700) == 0) {
+      fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      // mkdir's mode is cut by the umask; set the sticky shared mode here.
+      if (fd >= 0 && shared) fchmod(fd, 01777);
+    } else if (errno == EEXIST) {  // another process made it meanwhile
+      fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    }
+  }
+  if (fd < 0) return -1;  // includes ELOOP/ENOTDIR: a symlink is refused
+  struct stat st;
+  const bool safe =
+      fstat(fd, &st) == 0 && S_ISDIR(st.st_mode) &&
+      (st.st_uid == geteuid() || st.st_uid == 0) &&
+      ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0 || (st.st_mode & S_ISVTX));
+  if (!safe) {
+    close(fd);
+    return -1;
+  }
+  return fd;
 }
 
-void StatsRegion::UnlinkFile() {}
+// Creates name in dfd exclusively. A leftover of an earlier process that
+// had our pid (it died without cleaning up) is removed and the name reused.
+int CreateExclusive(int dfd, const char* name, const char* full_path) {
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    int fd = openat(dfd, name,
+                    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd >= 0 || errno != EEXIST || attempt > 0) return fd;
+    struct stat st;
+    bool stale;
+    {
+      std::lock_guard<std::mutex> lock(RegionFileRegistry::Mu());
+      stale = !RegionFileRegistry::HasPath(full_path) &&
+              fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+              S_ISREG(st.st_mode) && st.st_uid == geteuid();
+    }
+    if (!stale || unlinkat(dfd, name, 0) != 0) {
+      errno = EEXIST;
+      return -1;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+void* StatsRegion::MapFile(const RegionParams& params, size_t size) {
+  path_.clear();
+  if (params.mode == TSLAB_REGION_OFF) return nullptr;
+  // The option overrides the environment, except that TSLAB_STATS_DIR=off
+  // always wins: the operator's switch.
+  const char* env = secure_getenv("TSLAB_STATS_DIR");
+  if (env != nullptr && std::strcmp(env, "off") == 0) return nullptr;
+  const char* dir = params.stats_dir;
+  if (dir == nullptr || *dir == '\0') dir = env;
+  const bool is_default = dir == nullptr || *dir == '\0';
+  if (is_default) dir = kDefaultDir;
+  if (std::strcmp(dir, "off") == 0) return nullptr;
+
+  RegionFileRegistry::InstallHandlersOnce();
+  {
+    std::lock_guard<std::mutex> lock(RegionFileRegistry::Mu());
+    if (RegionFileRegistry::Exited()) return nullptr;
+  }
+  int dfd = OpenStatsDir(dir, is_default);
+  if (dfd < 0) return nullptr;
+
+  const int pid = static_cast<int>(getpid());
+  char name[96];
+  std::string full;
+  int fd = -1;
+  // Allocator ids are reused: a destroyed allocator may still hold the
+  // plain name for a moment, hence a few suffixed alternatives.
+  for (unsigned alt = 0; alt < 8 && fd < 0; ++alt) {
+    if (alt == 0) {
+      std::snprintf(name, sizeof(name), "tslab-%d-%u.stats", pid,
+                    params.allocator_id);
+    } else {
+      std::snprintf(name, sizeof(name), "tslab-%d-%u.%u.stats", pid,
+                    params.allocator_id, alt);
+    }
+    full.assign(dir).append("/").append(name);
+    fd = CreateExclusive(dfd, name, full.c_str());
+    if (fd < 0 && errno != EEXIST) break;
+  }
+  if (fd < 0) {
+    close(dfd);
+    return nullptr;
+  }
+  void* base = MAP_FAILED;
+  if (fchmod(fd, 0600) == 0 && ftruncate(fd, static_cast<off_t>(size)) == 0 &&
+      posix_fallocate(fd, 0, static_cast<off_t>(size)) == 0) {
+    base = mmap(nullptr, size, PROT_READ | PROT_WRITE,
+                MAP_SHARED | MAP_POPULATE, fd, 0);
+  }
+  close(fd);
+  if (base == MAP_FAILED) {
+    unlinkat(dfd, name, 0);
+    close(dfd);
+    return nullptr;
+  }
+  close(dfd);
+  std::lock_guard<std::mutex> lock(RegionFileRegistry::Mu());
+  if (RegionFileRegistry::Exited()) {  // exit began while we built it
+    unlink(full.c_str());
+    munmap(base, size);
+    return nullptr;
+  }
+  path_ = std::move(full);
+  base_ = base;  // Create() sets it too; the fork handler may need it first
+  RegionFileRegistry::Add(this);
+  return base;
+}
+
+void StatsRegion::UnlinkFile() {
+  std::lock_guard<std::mutex> lock(RegionFileRegistry::Mu());
+  if (!file_registered_) return;  // anonymous, or the exit handler did it
+  if (RegionFileRegistry::OwnerPid() == getpid()) unlink(path_.c_str());
+  RegionFileRegistry::Remove(this);
+}
 
 }  // namespace tslab::internal

@@ -1,0 +1,12 @@
+# stats_dump (build/bin/stats_dump): snapshots a running tslab process from
+# outside through its stats region; JSON, text view, --doctor, --list, --gc.
+# Links libtslab.a only for tslab_region_snapshot() (public API).
+STATS_DUMP_SRCS := $(wildcard tools/stats_dump/*.cc)
+STATS_DUMP_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(STATS_DUMP_SRCS))
+
+$(BIN)/stats_dump: $(STATS_DUMP_OBJS) $(LIBTSLAB_A)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(STATS_DUMP_OBJS) $(TSLAB_LDLIBS) -lyaml-cpp
+
+all: $(BIN)/stats_dump

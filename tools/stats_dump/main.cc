@@ -1,0 +1,392 @@
+// stats_dump: snapshots a running tslab process from outside, through the
+// stats regions its allocators publish (see region_reader.h), without
+// relinking, pausing or ptrace-ing it.
+//
+//   stats_dump [-p PID] [--allocator NAME|ID]   JSON on stdout, text on stderr
+//   stats_dump --json | --no-text               JSON only
+//   stats_dump --interval S [--count N]         one JSON document per line
+//   stats_dump --doctor [--window S] [--config FILE] [--json]
+//   stats_dump --list | --gc | --show-config
+//
+// Every JSON document is written whole, on one line (--pretty indents it),
+// and only once it is complete: an error never leaves partial JSON on
+// stdout. Errors print one line on stderr and exit with the codes of
+// status.h (docs/stats_dump.md).
+#include <signal.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "tools/stats_dump/doctor.h"
+#include "tools/stats_dump/doctor_config.h"
+#include "tools/stats_dump/region_reader.h"
+#include "tools/stats_dump/snapshot_json.h"
+#include "tools/stats_dump/status.h"
+#include "tools/stats_dump/text_view.h"
+
+namespace tslab::stats_dump {
+namespace {
+
+struct Options {
+  int pid = 0;
+  std::string allocator;
+  std::string dir_flag;
+  bool json_only = false;
+  bool pretty = false;
+  double interval = -1;  // < 0: not given
+  long count = -1;       // < 0: not given
+  bool doctor = false;
+  double window = -1;
+  std::string config;
+  bool verbose = false;
+  bool list = false;
+  bool gc = false;
+  bool show_config = false;
+};
+
+std::atomic<bool> g_stop{false};
+void OnStopSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
+
+// Writes a whole chunk to stdout. kOk with *closed set if the reader went
+// away (EPIPE): not an error for a stream consumer like `head -1`.
+Status WriteOut(const std::string& s, bool* closed = nullptr) {
+  if (std::fwrite(s.data(), 1, s.size(), stdout) == s.size() &&
+      std::fflush(stdout) == 0) {
+    return Status::Ok();
+  }
+  if (errno == EPIPE && closed != nullptr) {
+    *closed = true;
+    return Status::Ok();
+  }
+  return Status::Error(Exit::kIo, std::string("writing stdout: ") +
+                                      std::strerror(errno));
+}
+
+void WriteErr(const std::string& s) {
+  std::fwrite(s.data(), 1, s.size(), stderr);
+  std::fflush(stderr);
+}
+
+std::string Dump(const nlohmann::ordered_json& j, bool pretty) {
+  return (pretty ? j.dump(2) : j.dump()) + "\n";
+}
+
+// Sleeps until the monotonic deadline; false if a stop signal came.
+bool SleepUntil(uint64_t deadline_ns) {
+  timespec ts;
+  ts.tv_sec = static_cast<time_t>(deadline_ns / 1000000000ull);
+  ts.tv_nsec = static_cast<long>(deadline_ns % 1000000000ull);
+  while (!g_stop.load(std::memory_order_relaxed)) {
+    int rc = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
+    if (rc == 0) return true;
+    if (rc != EINTR) return true;
+  }
+  return false;
+}
+
+// The target is still the process we opened, and the allocators live.
+Status CheckStillThere(const Target& t) {
+  ProcInfo now;
+  if (!ReadProcInfo(t.proc.pid, &now) || !IsAlive(now) ||
+      now.start_ticks != t.proc.start_ticks) {
+    return Status::Error(Exit::kTargetExited,
+                         "process " + std::to_string(t.proc.pid) + " exited");
+  }
+  for (const auto& r : t.regions) {
+    if (r->Destroyed()) {
+      return Status::Error(Exit::kTargetExited,
+                           "allocator " +
+                               std::to_string(r->identity().allocator_id) +
+                               " of process " + std::to_string(t.proc.pid) +
+                               " was destroyed");
+    }
+  }
+  return Status::Ok();
+}
+
+Status SnapshotAll(const Target& t, std::vector<Sample>* out) {
+  out->resize(t.regions.size());
+  for (size_t i = 0; i < t.regions.size(); ++i) {
+    Status s = t.regions[i]->Snapshot(&(*out)[i]);
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+Status OpenFromOptions(const Options& o, Target* t) {
+  TargetQuery q;
+  Status s = ResolveStatsDir(o.dir_flag, &q.dir);
+  if (!s.ok()) return s;
+  q.pid = o.pid;
+  q.allocator = o.allocator;
+  std::string listing;
+  s = OpenTarget(q, t, &listing);
+  if (!listing.empty()) WriteErr(listing);
+  return s;
+}
+
+// Default mode and --interval/--count: JSON on stdout, text on stderr.
+Status RunSnapshots(const Options& o) {
+  Target t;
+  Status s = OpenFromOptions(o, &t);
+  if (!s.ok()) return s;
+  const std::string command = ReadCmdline(t.proc, 60);
+  const bool stream = o.interval >= 0 || o.count >= 0;
+  const double interval = o.interval >= 0 ? o.interval : 1.0;
+  const long count = o.count >= 0 ? o.count : (stream ? -1 : 1);  // -1: no end
+  // A stream's timestamps: the realtime clock at the start plus monotonic
+  // time since, so they strictly increase even if the wall clock steps.
+  const uint64_t rt0 = RealtimeNs(), mono0 = MonotonicNs();
+  uint64_t last_ts = 0;
+  std::vector<Sample> prev;
+  for (long n = 0; count < 0 || n < count; ++n) {
+    if (n > 0) {
+      const uint64_t deadline =
+          mono0 + static_cast<uint64_t>(std::llround(interval * 1e9 * static_cast<double>(n)));
+      if (!SleepUntil(deadline)) break;
+      s = CheckStillThere(t);
+      if (!s.ok()) return s;
+    }
+    std::vector<Sample> cur;
+    s = SnapshotAll(t, &cur);
+    if (!s.ok()) return s;
+    std::string json, text;
+    for (size_t i = 0; i < cur.size(); ++i) {
+      if (stream) {
+        cur[i].timestamp_ns = std::max(rt0 + (cur[i].mono_ns - mono0), last_ts + 1);
+        last_ts = cur[i].timestamp_ns;
+      }
+      json += Dump(SnapshotJson(cur[i], t.regions[i]->identity()), o.pretty);
+      if (!o.json_only) {
+        text += TextView(cur[i], prev.empty() ? nullptr : &prev[i],
+                         t.regions[i]->identity(), command);
+      }
+    }
+    bool closed = false;
+    s = WriteOut(json, &closed);
+    if (!s.ok() || closed) return s;
+    if (!text.empty()) WriteErr(text + (stream ? "\n" : ""));
+    prev = std::move(cur);
+  }
+  return Status::Ok();
+}
+
+Status LoadConfig(const Options& o, DoctorConfig* cfg) {
+  return o.config.empty() ? LoadDefaultDoctorConfig(cfg)
+                          : LoadDoctorConfig(o.config, cfg);
+}
+
+Status RunDoctor(const Options& o, Exit* verdict) {
+  DoctorConfig cfg;
+  Status s = LoadConfig(o, &cfg);
+  if (!s.ok()) return s;
+  Target t;
+  s = OpenFromOptions(o, &t);
+  if (!s.ok()) return s;
+  const double window = o.window >= 0 ? o.window : cfg.window_seconds;
+  const CheckConfig& growth = cfg.Get("net_slabs_growth");
+  const int n = growth.enabled ? std::max(2, static_cast<int>(growth.param)) : 2;
+  // per_alloc[i]: the samples of allocator i, oldest first.
+  std::vector<std::vector<Sample>> per_alloc(t.regions.size());
+  const uint64_t mono0 = MonotonicNs();
+  for (int k = 0; k < n; ++k) {
+    if (k > 0) {
+      const double at = window * k / (n - 1);
+      if (!SleepUntil(mono0 + static_cast<uint64_t>(std::llround(at * 1e9)))) {
+        return Status::Error(Exit::kTargetExited, "interrupted during the window");
+      }
+      s = CheckStillThere(t);
+      if (!s.ok()) return s;
+    }
+    std::vector<Sample> cur;
+    s = SnapshotAll(t, &cur);
+    if (!s.ok()) return s;
+    for (size_t i = 0; i < cur.size(); ++i) per_alloc[i].push_back(cur[i]);
+  }
+  DoctorRun run;
+  run.pid = t.proc.pid;
+  run.command = ReadCmdline(t.proc, 60);
+  run.config_source = cfg.source;
+  run.timestamp_ns = per_alloc[0].back().timestamp_ns;
+  run.window_seconds =
+      static_cast<double>(per_alloc[0].back().mono_ns - per_alloc[0].front().mono_ns) / 1e9;
+  std::set<std::string> judged, not_judged;
+  for (size_t i = 0; i < t.regions.size(); ++i) {
+    run.allocators.push_back(t.regions[i]->identity());
+    Diagnosis d = Diagnose(per_alloc[i], t.regions[i]->identity(), cfg);
+    for (Finding& f : d.findings) run.diagnosis.findings.push_back(std::move(f));
+    judged.insert(d.judged.begin(), d.judged.end());
+    not_judged.insert(d.not_judged.begin(), d.not_judged.end());
+  }
+  for (const std::string& j : judged) not_judged.erase(j);
+  run.diagnosis.judged.assign(judged.begin(), judged.end());
+  run.diagnosis.not_judged.assign(not_judged.begin(), not_judged.end());
+  s = WriteOut(o.json_only ? Dump(DoctorJson(run), o.pretty) : DoctorText(run, o.verbose));
+  if (!s.ok()) return s;
+  *verdict = ExitFor(Worst(run.diagnosis.findings));
+  return Status::Ok();
+}
+
+Status RunList(const Options& o) {
+  std::string dir;
+  Status s = ResolveStatsDir(o.dir_flag, &dir);
+  if (!s.ok()) return s;
+  std::vector<LiveRegion> live;
+  s = ListLive(dir, &live);
+  if (!s.ok()) return s;
+  if (o.json_only) {
+    nlohmann::ordered_json j = nlohmann::ordered_json::array();
+    for (const LiveRegion& l : live) {
+      nlohmann::ordered_json x;
+      x["pid"] = l.pid;
+      x["allocator_id"] = l.allocator_id;
+      x["allocator_name"] = l.name;
+      x["uptime_seconds"] = std::round(l.uptime_s * 10) / 10;
+      x["command"] = l.command;
+      if (!l.note.empty()) x["error"] = l.note;
+      j.push_back(std::move(x));
+    }
+    return WriteOut(Dump(j, o.pretty));
+  }
+  if (live.empty()) {
+    WriteErr("no live tslab process has a stats region in " + dir + "\n");
+    return Status::Ok();
+  }
+  std::string out;
+  char line[512];
+  std::snprintf(line, sizeof(line), "%-8s %-6s %-20s %10s  %s\n", "PID", "ALLOC",
+                "NAME", "UPTIME", "COMMAND");
+  out += line;
+  for (const LiveRegion& l : live) {
+    const std::string id = l.note.empty() ? std::to_string(l.allocator_id) : "?";
+    const std::string name = l.note.empty() ? l.name : "(" + l.note + ")";
+    std::snprintf(line, sizeof(line), "%-8d %-6s %-20s %9.1fs  %s\n", l.pid,
+                  id.c_str(), name.c_str(), l.uptime_s, l.command.c_str());
+    out += line;
+  }
+  return WriteOut(out);
+}
+
+Status RunGc(const Options& o) {
+  std::string dir;
+  Status s = ResolveStatsDir(o.dir_flag, &dir);
+  if (!s.ok()) return s;
+  GcResult r;
+  s = CollectGarbage(dir, &r);
+  if (!s.ok()) return s;
+  std::string out;
+  for (const std::string& p : r.removed_paths) out += "removed " + p + "\n";
+  out += "gc: removed " + std::to_string(r.removed) + " stale region file(s), kept " +
+         std::to_string(r.kept_live) + " live";
+  if (r.failed) out += ", " + std::to_string(r.failed) + " not removable (another user's)";
+  return WriteOut(out + "\n");
+}
+
+// Mode combinations CLI11 cannot express; one clear message each.
+Status CheckModes(const Options& o) {
+  const int modes = o.list + o.gc + o.show_config + o.doctor;
+  const bool stream = o.interval >= 0 || o.count >= 0;
+  if (modes > 1) {
+    return Status::Error(Exit::kUsage,
+                         "--list, --gc, --show-config and --doctor exclude each other");
+  }
+  if ((o.list || o.gc || o.show_config) && (o.pid || !o.allocator.empty() || stream)) {
+    return Status::Error(Exit::kUsage,
+                         "--list, --gc and --show-config take no -p, --allocator, "
+                         "--interval or --count");
+  }
+  if (o.doctor && stream) {
+    return Status::Error(Exit::kUsage,
+                         "--doctor takes --window, not --interval or --count");
+  }
+  if (!o.doctor && o.window >= 0) {
+    return Status::Error(Exit::kUsage, "--window needs --doctor");
+  }
+  if (!o.doctor && !o.show_config && !o.config.empty()) {
+    return Status::Error(Exit::kUsage, "--config needs --doctor or --show-config");
+  }
+  if (o.count == 0) return Status::Error(Exit::kUsage, "--count must be at least 1");
+  return Status::Ok();
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  CLI::App app{
+      "stats_dump: snapshot a running tslab process from outside "
+      "(docs/stats_dump.md)"};
+  app.add_option("-p,--pid", o.pid, "target process (default: the only live one)")
+      ->check(CLI::Range(1, 1 << 30));
+  app.add_option("--allocator", o.allocator,
+                 "only the allocator with this name or id (default: all)");
+  app.add_option("--dir", o.dir_flag,
+                 "stats directory (default: $TSLAB_STATS_DIR, else /dev/shm/tslab)");
+  app.add_flag("--json", o.json_only, "JSON only on stdout (no text on stderr)");
+  app.add_flag("--no-text", o.json_only, "same as --json");
+  app.add_flag("--pretty", o.pretty, "indent JSON documents");
+  app.add_option("--interval", o.interval, "seconds between snapshots (a stream)")
+      ->check(CLI::Range(0.0, 86400.0));
+  app.add_option("--count", o.count, "number of snapshots (default: until stopped)")
+      ->check(CLI::Range(0L, 1L << 40));
+  app.add_flag("--doctor", o.doctor, "diagnose: findings, exit 0 ok / 1 warning / 2 critical");
+  app.add_option("--window", o.window, "--doctor: seconds between first and last sample")
+      ->check(CLI::Range(0.0, 3600.0));
+  app.add_option("--config", o.config, "--doctor thresholds (YAML, default configs/doctor.yaml)");
+  app.add_flag("-v,--verbose", o.verbose, "--doctor: also list the checks judged");
+  app.add_flag("--list", o.list, "list live tslab processes and their allocators");
+  app.add_flag("--gc", o.gc, "remove region files of dead processes");
+  app.add_flag("--show-config", o.show_config, "print the doctor's thresholds as JSON");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "stats_dump: %s (see --help)\n", e.what());
+    return static_cast<int>(Exit::kUsage);
+  }
+
+  signal(SIGPIPE, SIG_IGN);  // a closed pipe is EPIPE from fwrite, handled
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  Status s = CheckModes(o);
+  Exit verdict = Exit::kOk;
+  if (s.ok()) {
+    if (o.list) {
+      s = RunList(o);
+    } else if (o.gc) {
+      s = RunGc(o);
+    } else if (o.show_config) {
+      DoctorConfig cfg;
+      s = LoadConfig(o, &cfg);
+      if (s.ok()) s = WriteOut(Dump(DoctorConfigJson(cfg), true));
+    } else if (o.doctor) {
+      s = RunDoctor(o, &verdict);
+    } else {
+      s = RunSnapshots(o);
+    }
+  }
+  if (!s.ok()) {
+    std::fprintf(stderr, "stats_dump: %s\n", s.message.c_str());
+    return static_cast<int>(s.code);
+  }
+  return static_cast<int>(verdict);
+}
+
+}  // namespace
+}  // namespace tslab::stats_dump
+
+int main(int argc, char** argv) { return tslab::stats_dump::Main(argc, argv); }

@@ -1,0 +1,110 @@
+#include "tools/stats_dump/proc.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace tslab::stats_dump {
+
+bool ReadSmallFile(const std::string& path, std::string* out) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  out->clear();
+  char buf[4096];
+  for (;;) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      close(fd);
+      errno = err;
+      return false;
+    }
+    if (n == 0) break;
+    out->append(buf, static_cast<size_t>(n));
+    if (out->size() > (1u << 20)) break;  // /proc files we read are small
+  }
+  close(fd);
+  return true;
+}
+
+bool ReadProcInfo(int pid, ProcInfo* out) {
+  if (pid <= 0) return false;
+  const std::string dir = "/proc/" + std::to_string(pid);
+  std::string text;
+  struct stat st;
+  if (!ReadSmallFile(dir + "/stat", &text) || ::stat(dir.c_str(), &st) != 0) {
+    return false;
+  }
+  // "pid (comm) S ..." where comm may hold spaces and ')': the fields
+  // resume after the last ')'.
+  size_t open_paren = text.find('('), close_paren = text.rfind(')');
+  if (open_paren == std::string::npos || close_paren == std::string::npos ||
+      close_paren + 2 >= text.size()) {
+    return false;
+  }
+  out->pid = pid;
+  out->comm = text.substr(open_paren + 1, close_paren - open_paren - 1);
+  out->uid = st.st_uid;
+  const char* p = text.c_str() + close_paren + 2;
+  out->state = *p;
+  for (int field = 3; field < 22 && *p; ++p) {
+    if (*p == ' ') ++field;
+  }
+  out->start_ticks = std::strtoull(p, nullptr, 10);
+  return true;
+}
+
+bool IsAlive(const ProcInfo& p) { return p.state != 'Z' && p.state != 'X'; }
+
+uint64_t ReadRssBytes(int pid) {
+  std::string statm;
+  if (!ReadSmallFile("/proc/" + std::to_string(pid) + "/statm", &statm)) {
+    return 0;
+  }
+  // "size resident shared ...", in pages.
+  const char* p = statm.c_str();
+  char* end = nullptr;
+  std::strtoull(p, &end, 10);
+  uint64_t resident = std::strtoull(end, nullptr, 10);
+  long page = sysconf(_SC_PAGESIZE);
+  return resident * static_cast<uint64_t>(page > 0 ? page : 4096);
+}
+
+std::string ReadCmdline(const ProcInfo& p, size_t max_len) {
+  std::string cmd;
+  ReadSmallFile("/proc/" + std::to_string(p.pid) + "/cmdline", &cmd);
+  while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
+  for (char& c : cmd) {
+    if (c == '\0' || c == '\n' || c == '\t') c = ' ';
+  }
+  if (cmd.empty()) cmd = "[" + p.comm + "]";
+  if (cmd.size() > max_len) cmd = cmd.substr(0, max_len - 3) + "...";
+  return cmd;
+}
+
+double ProcessUptimeSeconds(const ProcInfo& p) {
+  std::string up;
+  if (!ReadSmallFile("/proc/uptime", &up)) return 0;
+  double system_up = std::strtod(up.c_str(), nullptr);
+  long hz = sysconf(_SC_CLK_TCK);
+  double started = static_cast<double>(p.start_ticks) /
+                   static_cast<double>(hz > 0 ? hz : 100);
+  return system_up > started ? system_up - started : 0;
+}
+
+static uint64_t ClockNs(clockid_t id) {
+  timespec ts;
+  clock_gettime(id, &ts);
+  return uint64_t(ts.tv_sec) * 1000000000ull + uint64_t(ts.tv_nsec);
+}
+
+uint64_t RealtimeNs() { return ClockNs(CLOCK_REALTIME); }
+uint64_t MonotonicNs() { return ClockNs(CLOCK_MONOTONIC); }
+
+}  // namespace tslab::stats_dump

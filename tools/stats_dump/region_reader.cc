@@ -1,0 +1,485 @@
+#include "tools/stats_dump/region_reader.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "tslab/stats_region.h"
+#include "tslab/tslab.h"
+
+namespace tslab::stats_dump {
+namespace {
+
+constexpr size_t kMaxRegionBytes = 64u << 20;  // far above any real region
+
+// ---- SIGBUS guard: reading a mapped file that shrank raises SIGBUS ----
+
+thread_local sigjmp_buf* tl_bus_jump = nullptr;
+
+void OnSigbus(int sig) {
+  if (tl_bus_jump != nullptr) siglongjmp(*tl_bus_jump, 1);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+void InstallSigbusGuard() {
+  static bool installed = false;
+  if (installed) return;
+  struct sigaction sa = {};
+  sa.sa_handler = OnSigbus;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGBUS, &sa, nullptr);
+  installed = true;
+}
+
+// Copies the header and, if snap is non-null, snapshots the region; both
+// under the guard. Returns a tslab_status, TSLAB_E_REGION_TRUNCATED on
+// SIGBUS.
+int GuardedRead(const void* base, size_t size, uint64_t now_mono,
+                TslabRegionHeader* header, TslabSnapshot* snap) {
+  InstallSigbusGuard();
+  sigjmp_buf jump;
+  if (sigsetjmp(jump, 1) != 0) {
+    tl_bus_jump = nullptr;
+    return TSLAB_E_REGION_TRUNCATED;
+  }
+  tl_bus_jump = &jump;
+  int rc = TSLAB_OK;
+  if (header != nullptr) std::memcpy(header, base, sizeof(*header));
+  if (snap != nullptr) rc = tslab_region_snapshot(base, size, now_mono, snap);
+  tl_bus_jump = nullptr;
+  return rc;
+}
+
+Status FromTslab(int rc, const std::string& path) {
+  switch (rc) {
+    case TSLAB_OK: return Status::Ok();
+    case TSLAB_E_REGION_VERSION:
+      return Status::Error(Exit::kVersion,
+                           path + " has another region layout version");
+    case TSLAB_E_REGION_TRUNCATED:
+      return Status::Error(Exit::kTruncated,
+                           path + " is truncated (shorter than its header says)");
+    default:
+      return Status::Error(Exit::kCorrupt,
+                           path + " is corrupt (bad magic, sizes or offsets)");
+  }
+}
+
+// Parses "tslab-<pid>-<rest>.stats"; 0 if the name is not a region's.
+int PidFromName(const char* name) {
+  static constexpr char kPrefix[] = "tslab-", kSuffix[] = ".stats";
+  size_t len = std::strlen(name);
+  if (len <= sizeof(kPrefix) + sizeof(kSuffix) ||
+      std::strncmp(name, kPrefix, sizeof(kPrefix) - 1) != 0 ||
+      std::strcmp(name + len - (sizeof(kSuffix) - 1), kSuffix) != 0) {
+    return 0;
+  }
+  char* end = nullptr;
+  long pid = std::strtol(name + sizeof(kPrefix) - 1, &end, 10);
+  if (end == nullptr || *end != '-' || pid <= 0 || pid > (1 << 30)) return 0;
+  return static_cast<int>(pid);
+}
+
+// The region files a process has mapped, from /proc/PID/maps: finds regions
+// made in a directory other than ours (tslab_options.stats_dir).
+std::vector<Candidate> CandidatesFromMaps(int pid) {
+  std::vector<Candidate> out;
+  std::string maps;
+  if (!ReadSmallFile("/proc/" + std::to_string(pid) + "/maps", &maps)) {
+    return out;
+  }
+  std::set<std::string> seen;
+  std::istringstream lines(maps);
+  for (std::string line; std::getline(lines, line);) {
+    size_t slash = line.find('/');
+    if (slash == std::string::npos) continue;
+    std::string path = line.substr(slash);
+    size_t base = path.rfind('/');
+    if (PidFromName(path.c_str() + base + 1) != pid) continue;  // or deleted
+    if (!seen.insert(path).second) continue;
+    // The path is in the target's mount namespace; /proc/PID/root reaches
+    // it from ours.
+    std::string via_root = "/proc/" + std::to_string(pid) + "/root" + path;
+    out.push_back({access(path.c_str(), F_OK) == 0 ? path : via_root,
+                   path.substr(base + 1), pid});
+  }
+  return out;
+}
+
+std::string Join(const std::vector<std::string>& v, const char* sep) {
+  std::string s;
+  for (const auto& x : v) s += (s.empty() ? "" : sep) + x;
+  return s;
+}
+
+}  // namespace
+
+Region::~Region() {
+  if (base_ != nullptr) munmap(const_cast<void*>(base_), size_);
+}
+
+Status Region::Open(const std::string& path, const ProcInfo& proc,
+                    std::unique_ptr<Region>* out) {
+  int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) {
+    int err = errno;
+    if (err == EACCES || err == EPERM) {
+      return Status::Error(Exit::kPermission,
+                           "cannot read " + path +
+                               ": permission denied (run as the process's "
+                               "user or as root)");
+    }
+    if (err == ENOENT) {
+      return Status::Error(Exit::kStale,
+                           path + " vanished (its allocator was destroyed)");
+    }
+    if (err == ELOOP) {
+      return Status::Error(Exit::kCorrupt,
+                           path + " is a symlink, not a region file");
+    }
+    return Status::Error(Exit::kIo, "cannot open " + path + ": " +
+                                        std::strerror(err));
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    close(fd);
+    return Status::Error(Exit::kCorrupt, path + " is not a regular file");
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size < sizeof(TslabRegionHeader)) {
+    close(fd);
+    return Status::Error(Exit::kTruncated,
+                         path + " is truncated: " + std::to_string(size) +
+                             " bytes, less than a region header");
+  }
+  if (size > kMaxRegionBytes) {
+    close(fd);
+    return Status::Error(Exit::kCorrupt, path + " is too large for a region");
+  }
+  if (st.st_uid != proc.uid) {
+    close(fd);
+    return Status::Error(
+        Exit::kCorrupt, path + " is owned by uid " + std::to_string(st.st_uid) +
+                            " but process " + std::to_string(proc.pid) +
+                            " runs as uid " + std::to_string(proc.uid) +
+                            ": not trusted");
+  }
+  void* base = mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  close(fd);
+  if (base == MAP_FAILED) {
+    return Status::Error(Exit::kIo, "cannot map " + path + ": " +
+                                        std::strerror(errno));
+  }
+  std::unique_ptr<Region> r(new Region());
+  r->base_ = base;
+  r->size_ = size;
+
+  // A region being created is all zeros until its header is written,
+  // which takes microseconds: wait a little for the magic.
+  TslabRegionHeader h;
+  for (int tries = 0;; ++tries) {
+    if (GuardedRead(base, size, 0, &h, nullptr) != TSLAB_OK) {
+      return FromTslab(TSLAB_E_REGION_TRUNCATED, path);
+    }
+    if (h.magic != 0 || tries >= 50) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (h.magic != TSLAB_REGION_MAGIC) {
+    return Status::Error(Exit::kCorrupt,
+                         path + " is corrupt: " +
+                             (h.magic == 0 ? "never initialised"
+                                           : "bad magic (not a tslab region)"));
+  }
+  if (h.layout_version != TSLAB_REGION_LAYOUT_VERSION) {
+    return Status::Error(
+        Exit::kVersion,
+        path + " has region layout version " +
+            std::to_string(h.layout_version) + "; this stats_dump reads " +
+            std::to_string(TSLAB_REGION_LAYOUT_VERSION));
+  }
+  if (h.region_size > size) {
+    return Status::Error(Exit::kTruncated,
+                         path + " is truncated: " + std::to_string(size) +
+                             " bytes, its header says " +
+                             std::to_string(h.region_size));
+  }
+  if (h.pid != proc.pid) {
+    return Status::Error(Exit::kCorrupt,
+                         path + " is corrupt: its header says pid " +
+                             std::to_string(h.pid));
+  }
+  if (h.start_time_ticks != proc.start_ticks) {
+    return Status::Error(Exit::kStale,
+                         path + " belongs to an earlier process with pid " +
+                             std::to_string(proc.pid) +
+                             " (the pid was reused; stats_dump --gc removes it)");
+  }
+  if (h.state == TSLAB_REGION_STATE_DESTROYED) {
+    return Status::Error(Exit::kStale,
+                         path + " belongs to a destroyed allocator");
+  }
+  // A full trial read validates the sections and offsets once.
+  TslabSnapshot trial;
+  int rc = GuardedRead(base, size, 0, nullptr, &trial);
+  if (rc != TSLAB_OK) return FromTslab(rc, path);
+
+  r->id_.path = path;
+  r->id_.pid = proc.pid;
+  r->id_.allocator_id = h.allocator_id;
+  r->id_.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
+  r->id_.create_realtime_ns = h.create_realtime_ns;
+  *out = std::move(r);
+  return Status::Ok();
+}
+
+Status Region::Snapshot(Sample* out) const {
+  out->timestamp_ns = RealtimeNs();
+  out->mono_ns = MonotonicNs();
+  int rc = GuardedRead(base_, size_, out->mono_ns, nullptr, &out->snap);
+  if (rc != TSLAB_OK) return FromTslab(rc, id_.path);
+  out->rss_bytes = ReadRssBytes(id_.pid);
+  return Status::Ok();
+}
+
+bool Region::Destroyed() const {
+  TslabRegionHeader h;
+  return GuardedRead(base_, size_, 0, &h, nullptr) != TSLAB_OK ||
+         h.state == TSLAB_REGION_STATE_DESTROYED;
+}
+
+Status ResolveStatsDir(const std::string& flag, std::string* dir) {
+  const char* env = std::getenv("TSLAB_STATS_DIR");
+  *dir = !flag.empty() ? flag : (env != nullptr && *env) ? env : kDefaultStatsDir;
+  if (*dir == "off") {
+    return Status::Error(Exit::kUsage,
+                         "the stats directory is 'off' (TSLAB_STATS_DIR=off): "
+                         "name the directory to read with --dir");
+  }
+  while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
+  return Status::Ok();
+}
+
+Status ListCandidates(const std::string& dir, std::vector<Candidate>* out) {
+  out->clear();
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT) return Status::Ok();
+    if (errno == EACCES) {
+      return Status::Error(Exit::kPermission,
+                           "cannot list " + dir + ": permission denied");
+    }
+    return Status::Error(Exit::kIo,
+                         "cannot list " + dir + ": " + std::strerror(errno));
+  }
+  while (dirent* e = readdir(d)) {
+    int pid = PidFromName(e->d_name);
+    if (pid != 0) out->push_back({dir + "/" + e->d_name, e->d_name, pid});
+  }
+  closedir(d);
+  std::sort(out->begin(), out->end(), [](const Candidate& a, const Candidate& b) {
+    return a.pid != b.pid ? a.pid < b.pid : a.file < b.file;
+  });
+  return Status::Ok();
+}
+
+Status ListLive(const std::string& dir, std::vector<LiveRegion>* out) {
+  out->clear();
+  std::vector<Candidate> cands;
+  Status s = ListCandidates(dir, &cands);
+  if (!s.ok()) return s;
+  for (const Candidate& c : cands) {
+    ProcInfo p;
+    if (!ReadProcInfo(c.pid, &p) || !IsAlive(p)) continue;
+    std::unique_ptr<Region> r;
+    Status o = Region::Open(c.path, p, &r);
+    if (o.code == Exit::kStale) continue;
+    LiveRegion lr;
+    lr.pid = c.pid;
+    lr.command = ReadCmdline(p, 48);
+    lr.uptime_s = ProcessUptimeSeconds(p);
+    if (o.ok()) {
+      lr.allocator_id = r->identity().allocator_id;
+      lr.name = r->identity().name;
+    } else {
+      lr.note = o.message;
+    }
+    out->push_back(std::move(lr));
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+std::string FormatListing(const std::vector<LiveRegion>& live) {
+  std::map<int, std::vector<std::string>> by_pid;
+  std::map<int, std::string> cmd;
+  for (const LiveRegion& l : live) {
+    by_pid[l.pid].push_back(l.note.empty() ? (l.name.empty() ? "#" + std::to_string(l.allocator_id) : l.name)
+                                           : "?");
+    cmd[l.pid] = l.command;
+  }
+  std::string s;
+  for (const auto& [pid, names] : by_pid) {
+    s += "  pid " + std::to_string(pid) + " (" + cmd[pid] + "): " +
+         Join(names, ", ") + "\n";
+  }
+  return s;
+}
+
+}  // namespace
+
+Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
+  int pid = q.pid;
+  if (pid == 0) {
+    std::vector<LiveRegion> live;
+    Status s = ListLive(q.dir, &live);
+    if (!s.ok()) return s;
+    std::set<int> pids;
+    for (const LiveRegion& l : live) pids.insert(l.pid);
+    if (pids.empty()) {
+      return Status::Error(Exit::kNoTarget,
+                           "no live tslab process has a stats region in " +
+                               q.dir + " (use -p PID, or --dir)");
+    }
+    if (pids.size() > 1) {
+      *listing = FormatListing(live);
+      return Status::Error(Exit::kAmbiguous,
+                           std::to_string(pids.size()) +
+                               " live tslab processes: pick one with -p PID");
+    }
+    pid = *pids.begin();
+  }
+
+  ProcInfo proc;
+  const bool alive = ReadProcInfo(pid, &proc) && IsAlive(proc);
+  std::vector<Candidate> all, mine;
+  Status s = ListCandidates(q.dir, &all);
+  if (!s.ok() && alive) return s;
+  for (const Candidate& c : all) {
+    if (c.pid == pid) mine.push_back(c);
+  }
+  const std::string spid = std::to_string(pid);
+  if (!alive) {
+    if (!mine.empty()) {
+      return Status::Error(Exit::kStale,
+                           "process " + spid + " is gone; its region files in " +
+                               q.dir + " are stale (stats_dump --gc removes them)");
+    }
+    return Status::Error(Exit::kNoProcess, "no process with pid " + spid);
+  }
+  if (mine.empty()) mine = CandidatesFromMaps(pid);
+  if (mine.empty()) {
+    return Status::Error(Exit::kNotTslab,
+                         "process " + spid + " (" + proc.comm +
+                             ") has no tslab stats region in " + q.dir +
+                             " (not a tslab process, its region is off, or "
+                             "it uses another directory: try --dir)");
+  }
+
+  Status first_error, stale;
+  std::vector<std::unique_ptr<Region>> ok;
+  for (const Candidate& c : mine) {
+    std::unique_ptr<Region> r;
+    Status o = Region::Open(c.path, proc, &r);
+    if (o.ok()) {
+      ok.push_back(std::move(r));
+    } else if (o.code == Exit::kStale) {
+      if (stale.ok()) stale = o;
+    } else if (first_error.ok()) {
+      first_error = o;
+    }
+  }
+  std::vector<std::unique_ptr<Region>> selected;
+  std::vector<std::string> names;
+  for (auto& r : ok) {
+    const RegionIdentity& id = r->identity();
+    names.push_back((id.name.empty() ? "(unnamed)" : id.name) + " (id " +
+                    std::to_string(id.allocator_id) + ")");
+    if (q.allocator.empty() || q.allocator == id.name ||
+        q.allocator == std::to_string(id.allocator_id)) {
+      selected.push_back(std::move(r));
+    }
+  }
+  if (!q.allocator.empty() && selected.empty() && !ok.empty()) {
+    return Status::Error(Exit::kNoAllocator,
+                         "process " + spid + " has no allocator '" +
+                             q.allocator + "'; it has: " + Join(names, ", "));
+  }
+  // Without --allocator every region must be readable: half an answer
+  // would look like a whole one.
+  if (!first_error.ok() && (q.allocator.empty() || selected.empty())) {
+    return first_error;
+  }
+  if (selected.empty()) {
+    return !stale.ok() ? stale
+                       : Status::Error(Exit::kNotTslab,
+                                       "process " + spid +
+                                           " has no live tslab region");
+  }
+  std::sort(selected.begin(), selected.end(), [](const auto& a, const auto& b) {
+    return a->identity().allocator_id < b->identity().allocator_id;
+  });
+  out->proc = proc;
+  out->regions = std::move(selected);
+  return Status::Ok();
+}
+
+Status CollectGarbage(const std::string& dir, GcResult* out) {
+  *out = GcResult();
+  std::vector<Candidate> cands;
+  Status s = ListCandidates(dir, &cands);
+  if (!s.ok()) return s;
+  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return Status::Ok();  // nothing listed either
+  for (const Candidate& c : cands) {
+    struct stat before;
+    if (fstatat(dfd, c.file.c_str(), &before, AT_SYMLINK_NOFOLLOW) != 0 ||
+        !S_ISREG(before.st_mode)) {
+      continue;
+    }
+    ProcInfo p;
+    bool stale = !ReadProcInfo(c.pid, &p) || !IsAlive(p);
+    if (!stale) {
+      std::unique_ptr<Region> r;
+      Status o = Region::Open(c.path, p, &r);
+      // Only a proven stale file goes: a live process's corrupt or
+      // unreadable region is not ours to judge.
+      stale = o.code == Exit::kStale;
+    }
+    if (!stale) {
+      ++out->kept_live;
+      continue;
+    }
+    // The name must still be the file we judged (not a new process's).
+    struct stat now;
+    if (fstatat(dfd, c.file.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
+        now.st_ino != before.st_ino || now.st_dev != before.st_dev) {
+      continue;
+    }
+    if (unlinkat(dfd, c.file.c_str(), 0) == 0) {
+      ++out->removed;
+      out->removed_paths.push_back(c.path);
+    } else {
+      ++out->failed;
+    }
+  }
+  close(dfd);
+  return Status::Ok();
+}
+
+}  // namespace tslab::stats_dump

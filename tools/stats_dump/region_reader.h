@@ -1,0 +1,118 @@
+// Finding and reading tslab stats regions of other processes.
+//
+// Purpose: a region is a file <dir>/tslab-<pid>-<allocator id>[.<n>].stats
+// (src/allocator/region_file.cc makes it). This module finds a process's
+// files (in the stats directory, else through /proc/PID/maps), maps each
+// read-only, validates it (magic, layout version, size, owner, pid and
+// process start time, so a reused PID is detected) and snapshots it with
+// the library's tslab_region_snapshot().
+//
+// Invariants: a Region is validated once when opened; a snapshot re-reads
+// the live counters and never reads past the mapped file (a file truncated
+// underneath us is caught with a SIGBUS guard and reported, not a crash).
+// Thread-safety: a Region may be snapshotted from one thread at a time.
+// Cost: opening is a directory scan, a few /proc reads, open+mmap; a
+// snapshot is one pass over the region (~200 KiB) plus one /proc read.
+#ifndef TSLAB_TOOLS_STATS_DUMP_REGION_READER_H_
+#define TSLAB_TOOLS_STATS_DUMP_REGION_READER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tools/stats_dump/proc.h"
+#include "tools/stats_dump/status.h"
+#include "tslab/stats.h"
+
+namespace tslab::stats_dump {
+
+inline constexpr const char* kDefaultStatsDir = "/dev/shm/tslab";
+
+// One snapshot of one allocator, with what the JSON needs besides it.
+struct Sample {
+  TslabSnapshot snap{};
+  uint64_t timestamp_ns = 0;  // CLOCK_REALTIME at the snapshot
+  uint64_t mono_ns = 0;       // CLOCK_MONOTONIC at the snapshot (rates)
+  uint64_t rss_bytes = 0;     // the target's RSS, /proc/PID/statm
+};
+
+struct RegionIdentity {
+  std::string path;
+  int pid = 0;
+  uint64_t allocator_id = 0;
+  std::string name;
+  uint64_t create_realtime_ns = 0;
+};
+
+class Region {
+ public:
+  ~Region();
+  Region(const Region&) = delete;
+  Region& operator=(const Region&) = delete;
+
+  // Maps path and checks that it is a live region of process proc.
+  static Status Open(const std::string& path, const ProcInfo& proc,
+                     std::unique_ptr<Region>* out);
+  // Takes a snapshot now.
+  Status Snapshot(Sample* out) const;
+  // The allocator was destroyed (its region says so).
+  bool Destroyed() const;
+  const RegionIdentity& identity() const { return id_; }
+
+ private:
+  Region() = default;
+  const void* base_ = nullptr;
+  size_t size_ = 0;
+  RegionIdentity id_;
+};
+
+// The stats directory: flag if given, else $TSLAB_STATS_DIR, else the
+// default. kUsage if that is "off".
+Status ResolveStatsDir(const std::string& flag, std::string* dir);
+
+// The region files in dir (names only matched, nothing opened), sorted by
+// pid then name. A missing dir is an empty list.
+struct Candidate {
+  std::string path;
+  std::string file;  // name within dir
+  int pid = 0;
+};
+Status ListCandidates(const std::string& dir, std::vector<Candidate>* out);
+
+// A process and the regions selected from it.
+struct Target {
+  ProcInfo proc;
+  std::vector<std::unique_ptr<Region>> regions;  // by allocator id
+};
+struct TargetQuery {
+  std::string dir;
+  int pid = 0;            // 0: the only live tslab process, if exactly one
+  std::string allocator;  // name or id; empty: every allocator
+};
+// On kAmbiguous, *listing holds the live processes (for the message).
+Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing);
+
+// Live regions, for --list.
+struct LiveRegion {
+  int pid = 0;
+  uint64_t allocator_id = 0;
+  std::string name;
+  std::string command;
+  double uptime_s = 0;
+  std::string note;  // why it could not be read, if so
+};
+Status ListLive(const std::string& dir, std::vector<LiveRegion>* out);
+
+// --gc: removes the region files of dead processes and reused PIDs.
+struct GcResult {
+  int removed = 0;
+  int kept_live = 0;
+  int failed = 0;  // stale but not removable (another user's)
+  std::vector<std::string> removed_paths;
+};
+Status CollectGarbage(const std::string& dir, GcResult* out);
+
+}  // namespace tslab::stats_dump
+
+#endif  // TSLAB_TOOLS_STATS_DUMP_REGION_READER_H_
