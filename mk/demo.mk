@@ -11,3 +11,8 @@ $(BIN)/tslab-demo: $(DEMO_OBJS) $(LIBTSLAB_A)
 	$(Q)$(CXX) $(LDFLAGS) -o $@ $(DEMO_OBJS) $(TSLAB_LDLIBS)
 
 all: $(BIN)/tslab-demo
+
+# The README's main-job command. deps-check installs missing packages
+# (make deps) on a fresh machine; then build, run, show, stop.
+demo: deps-check $(BIN)/tslab-demo $(BIN)/stats_dump
+	$(Q)examples/run_demo.sh $(BIN)

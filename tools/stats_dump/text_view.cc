@@ -40,8 +40,8 @@ std::string HumanBytes(double b) {
 
 std::string HumanCount(double n) {
   if (n < 10000) {
-    return n == static_cast<double>(static_cast<uint64_t>(n)) ? Fmt("%.0f", n)
-                                                              : Fmt("%.1f", n);
+    const bool whole = n == static_cast<double>(static_cast<uint64_t>(n));
+    return whole || n >= 100 ? Fmt("%.0f", n) : Fmt("%.1f", n);
   }
   if (n < 1e6) return Fmt("%.1fk", n / 1e3);
   if (n < 1e9) return Fmt("%.1fM", n / 1e6);

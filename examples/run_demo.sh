@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# `make demo`: starts tslab-demo, shows what stats_dump sees from outside
+# (the text view with rates, the JSON, --doctor), then starts a misbehaving
+# tslab-demo (--leak --alloc-closed) and shows the doctor catching it, and
+# stops both. Usage: examples/run_demo.sh [BIN_DIR]   (default build/bin)
+set -euo pipefail
+bin=${1:-build/bin}
+tmp=$(mktemp -d /tmp/tslab-demo.XXXXXX)
+pids=()
+cleanup() {
+  for p in "${pids[@]+"${pids[@]}"}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${pids[@]+"${pids[@]}"}"; do wait "$p" 2>/dev/null || true; done
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# start_demo NAME ARGS...: starts tslab-demo, waits (bounded) until its stats
+# region exists, sets $pid.
+start_demo() {
+  local name=$1; shift
+  "$bin/tslab-demo" --name "$name" --ready-file "$tmp/$name.ready" "$@" \
+    >"$tmp/$name.out" &
+  pids+=($!)
+  for _ in $(seq 100); do [ -s "$tmp/$name.ready" ] && break; sleep 0.1; done
+  [ -s "$tmp/$name.ready" ] || { echo "tslab-demo did not start" >&2; exit 1; }
+  pid=$(cat "$tmp/$name.ready")
+}
+
+section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+start_demo healthy --threads 2 --duration 30 --pause-ms 0.2
+healthy=$pid
+section "tslab-demo running as pid $healthy; stats_dump --list"
+"$bin/stats_dump" --list
+sleep 1
+
+section "stats_dump -p $healthy --interval 1 --count 2 (text view with rates, on stderr)"
+"$bin/stats_dump" -p "$healthy" --interval 1 --count 2 2>&1 >/dev/null
+
+section "stats_dump -p $healthy --no-text (the JSON, schema_version 1; first 600 bytes)"
+"$bin/stats_dump" -p "$healthy" --no-text | head -c 600; echo " ..."
+
+section "stats_dump --doctor -p $healthy"
+rc=0; "$bin/stats_dump" --doctor -p "$healthy" || rc=$?
+echo "(exit code $rc: 0 healthy, 1 warning, 2 critical)"
+
+# >>> tslab-trace hook (USDT issue): a few seconds of `tslab-trace -p "$healthy"`
+# go here, e.g.:
+#   section "tslab-trace -p $healthy 1 3"
+#   "$bin/tslab-trace" -p "$healthy" 1 3
+# <<< tslab-trace hook
+
+start_demo leaky --threads 2 --duration 30 --pause-ms 1 --leak --alloc-closed
+section "a misbehaving tslab-demo --leak --alloc-closed (pid $pid): stats_dump --doctor -p $pid"
+rc=0; "$bin/stats_dump" --doctor -p "$pid" || rc=$?
+echo "(exit code $rc: 0 healthy, 1 warning, 2 critical)"
+
+section "stopping both (SIGTERM: they exit normally and remove their region files)"
+cleanup
+trap - EXIT
+rc=0; "$bin/stats_dump" -p "$healthy" --no-text || rc=$?
+echo "(exit code $rc: 4 = no such process; no stale region file was left)"
