@@ -57,6 +57,10 @@ TEST_EXTRA_OBJS_tslab_trace_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_tslab_trace_test := -lelf
 TEST_EXTRA_OBJS_bpftrace_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_bpftrace_test := -lelf
+TEST_EXTRA_OBJS_tslab_trace_detach_test := $(ELF_PROBES_OBJ)
+TEST_LDLIBS_tslab_trace_detach_test := -lelf
+TEST_EXTRA_OBJS_tslab_trace_errors_test := $(ELF_PROBES_OBJ)
+TEST_LDLIBS_tslab_trace_errors_test := -lelf
 
 .PHONY: trace
 trace: $(BIN)/tslab-trace $(BIN)/tests/tslab-demo-dyn

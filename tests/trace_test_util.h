@@ -237,10 +237,15 @@ class Subprocess {
   }
   // Everything not yet taken by ReadLine (call after Wait).
   std::string Rest(Stream s) {
-    Pump([] { return true; }, 0);
+    Poll();
     std::string r = buf_[s];
     buf_[s].clear();
     return r;
+  }
+  // Reads what output is there and reaps, without waiting (call it while
+  // waiting on something else, so the child never blocks on a full pipe).
+  void Poll() {
+    Pump([] { return true; }, 0);
   }
   // Lines WaitForLine went past.
   const std::string& Seen(Stream s) const { return seen_[s]; }
