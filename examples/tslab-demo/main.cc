@@ -58,6 +58,7 @@ struct DemoOptions {
   int batch = 64;        // requests per thread per batch
   int objects = 8;       // objects per request, at most
   int cache_capacity = -1;
+  uint64_t max_bytes = 0;  // 0: the allocator's default
   double pause_ms = 0;   // sleep between batches
   std::vector<unsigned> sizes;  // object sizes; empty: one of each class
   std::string name = "tslab-demo";
@@ -108,6 +109,7 @@ class Demo {
       if (o_.cache_capacity >= 0) {
         opts.cache_capacity = static_cast<uint32_t>(o_.cache_capacity);
       }
+      if (o_.max_bytes != 0) opts.max_bytes = o_.max_bytes;
       if (o_.region_off) opts.region_mode = TSLAB_REGION_OFF;
       if (o_.madvise_fail) opts.madvise_fn = FailingMadvise;
       tslab_allocator* a = tslab_create(&opts);
@@ -297,6 +299,8 @@ int Main(int argc, char** argv) {
   app.add_option("--cache-capacity", o.cache_capacity,
                  "empty slabs cached per class (allocator default 32)")
       ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--max-bytes", o.max_bytes,
+                 "address space for slabs (small + --leak: allocations fail)");
   app.add_option("--pause-ms", o.pause_ms, "milliseconds to sleep between batches")
       ->check(CLI::Range(0.0, 1e6));
   app.add_option("--sizes", o.sizes, "object sizes, 1..768 (default: each class)")

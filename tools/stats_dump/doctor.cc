@@ -164,17 +164,18 @@ class Doctor {
                : 0;
   }
 
-  // Slow paths that found a slab to allocate from (refused allocations into
-  // closed epochs are the epoch_closed_allocs check's), and the floor of
-  // one slow path per slab filled.
+  // Slow paths that ended in an allocation (refused ones, into closed
+  // epochs or for lack of memory, are other checks' business), and the
+  // floor of one slow path per slab filled.
   static void SlowAndFloor(const Sample& s, double* slow, double* floor,
                            double* allocs) {
     *slow = *floor = *allocs = 0;
     for (const SlabClassStats& c : s.snap.classes) {
-      *slow += Dl(c.slow_path_hits, c.slow_path_epoch_closed);
+      *slow += D(c.slow_path_hits);
       *allocs += D(c.bitmap_alloc_attempts);
       if (c.objects_per_slab) *floor += D(c.bitmap_alloc_attempts) / D(c.objects_per_slab);
     }
+    *slow = std::max(0.0, *slow - D(s.snap.global.alloc_failures));
   }
 
   void SlowPathRate() {

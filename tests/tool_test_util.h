@@ -1,0 +1,285 @@
+// tests/tool_test_util.h: helpers of the stats_dump, doctor and region-file
+// tests, which run tslab's programs (stats_dump, tslab-demo) as separate
+// processes, the way a user does.
+//
+// Purpose: where the binaries are ($TSLAB_BUILD/bin, else build/bin); a
+// private stats directory per test (TSLAB_STATS_DIR), so a test never sees
+// another process's regions; running a program to completion with its
+// output captured; a background tslab-demo that is ready once its stats
+// region exists; crafting region files from a real one.
+//
+// Invariants: every wait is bounded and polls a condition (no fixed
+// sleeps for correctness); a background process still running when its
+// object dies is killed and reaped.
+// Thread-safety: for one test thread.
+#ifndef TSLAB_TESTS_TOOL_TEST_UTIL_H_
+#define TSLAB_TESTS_TOOL_TEST_UTIL_H_
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tslab::tool_test {
+
+using Json = nlohmann::ordered_json;
+
+inline std::string BinDir() {
+  const char* b = std::getenv("TSLAB_BUILD");
+  return std::string(b != nullptr && *b ? b : "build") + "/bin";
+}
+
+// Polls pred every 10 ms for at most timeout_s seconds.
+inline bool WaitFor(const std::function<bool()>& pred, double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::milliseconds(static_cast<long>(timeout_s * 1000));
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline bool WriteFile(const std::string& path, const std::string& data,
+                      mode_t mode = 0600) {
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return false;
+  bool ok = write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+  fchmod(fd, mode);
+  return close(fd) == 0 && ok;
+}
+
+// A directory of its own under /tmp, removed with everything in it.
+class ScratchDir {
+ public:
+  explicit ScratchDir(mode_t mode = 0700) {
+    char tmpl[] = "/tmp/tslab-tool-test.XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) {
+      path_ = tmpl;
+      chmod(tmpl, mode);
+    }
+  }
+  ~ScratchDir() {
+    std::error_code ec;
+    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
+  }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+  // Names of the region files in the directory, sorted.
+  std::vector<std::string> Regions() const {
+    std::vector<std::string> v;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(path_, ec)) {
+      const std::string n = e.path().filename().string();
+      if (n.rfind("tslab-", 0) == 0 && n.size() > 6 &&
+          n.compare(n.size() - 6, 6, ".stats") == 0) {
+        v.push_back(n);
+      }
+    }
+    std::sort(v.begin(), v.end());
+    return v;
+  }
+
+ private:
+  std::string path_;
+};
+
+// A child process; its stdout and stderr go to files (no pipe to drain, so
+// it never blocks on a full pipe while the test waits on something else).
+class Process {
+ public:
+  struct Spec {
+    std::vector<std::string> argv;
+    std::vector<std::string> env;  // "NAME=VALUE", added to ours
+    std::string out_path, err_path;
+    int uid = -1;  // setgid+setuid before exec (tests run as root)
+  };
+
+  Process() = default;
+  explicit Process(const Spec& s) { Start(s); }
+  ~Process() {
+    if (pid_ > 0 && !reaped_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, &status_, 0);
+    }
+  }
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  bool Start(const Spec& s) {
+    // Everything the child needs is built before fork: after it, only
+    // async-signal-safe calls (the test may have threads).
+    std::vector<std::string> env;
+    for (char** e = environ; *e != nullptr; ++e) {
+      const std::string kv = *e;
+      bool overridden = false;
+      for (const std::string& o : s.env) {
+        overridden |= kv.compare(0, o.find('=') + 1, o, 0, o.find('=') + 1) == 0;
+      }
+      if (!overridden) env.push_back(kv);
+    }
+    env.insert(env.end(), s.env.begin(), s.env.end());
+    std::vector<char*> argv, envp;
+    for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    argv.push_back(nullptr);
+    envp.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ != 0) return pid_ > 0;
+    int in = open("/dev/null", O_RDONLY);
+    int out = open(s.out_path.empty() ? "/dev/null" : s.out_path.c_str(),
+                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(s.err_path.empty() ? "/dev/null" : s.err_path.c_str(),
+                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (in < 0 || out < 0 || err < 0) _exit(125);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    if (s.uid >= 0 && (setgroups(0, nullptr) != 0 || setgid(s.uid) != 0 ||
+                       setuid(s.uid) != 0)) {
+      _exit(126);
+    }
+    execve(argv[0], argv.data(), envp.data());
+    _exit(127);
+  }
+
+  pid_t pid() const { return pid_; }
+  // Reaps the child if it has exited; true once it has.
+  bool Exited() {
+    if (!reaped_ && pid_ > 0 && waitpid(pid_, &status_, WNOHANG) == pid_) {
+      reaped_ = true;
+    }
+    return reaped_;
+  }
+  // Waits (bounded) for the exit; the exit code, 128+signal, or -1.
+  int Wait(double timeout_s) {
+    if (!WaitFor([this] { return Exited(); }, timeout_s)) return -1;
+    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+  }
+  // Sends sig and waits (bounded) for the exit.
+  int Stop(int sig = SIGTERM, double timeout_s = 30) {
+    if (!Exited()) kill(pid_, sig);
+    return Wait(timeout_s);
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool reaped_ = false;
+};
+
+struct RunResult {
+  int code = -1;  // exit code, 128+signal, -1 if it timed out
+  std::string out, err;
+};
+
+// Runs argv to completion, at most timeout_s seconds.
+inline RunResult Run(const std::vector<std::string>& argv,
+                     const std::vector<std::string>& env = {},
+                     double timeout_s = 60, int uid = -1) {
+  ScratchDir io(0755);
+  Process::Spec s{argv, env, io / "out", io / "err", uid};
+  RunResult r;
+  Process p(s);
+  r.code = p.Wait(timeout_s);
+  r.out = ReadFile(io / "out");
+  r.err = ReadFile(io / "err");
+  return r;
+}
+
+// stats_dump with the given arguments, reading the stats directory dir.
+inline RunResult StatsDump(const std::string& dir, std::vector<std::string> args,
+                           double timeout_s = 60, int uid = -1) {
+  args.insert(args.begin(), BinDir() + "/stats_dump");
+  return Run(args, {"TSLAB_STATS_DIR=" + dir}, timeout_s, uid);
+}
+
+// The JSON documents of an output, one a line.
+inline std::vector<Json> JsonLines(const std::string& out) {
+  std::vector<Json> docs;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) docs.push_back(Json::parse(line));
+  }
+  return docs;
+}
+
+inline size_t CountLines(const std::string& s) {
+  return static_cast<size_t>(std::count(s.begin(), s.end(), '\n'));
+}
+
+// A tslab-demo in the background, with its regions in dir. ready() once
+// it has written its ready file (its stats regions exist then).
+class Demo {
+ public:
+  Demo(const std::string& dir, const std::string& name,
+       std::vector<std::string> args)
+      : dir_(dir), name_(name) {
+    const std::string ready = dir + "/" + name + ".ready";
+    std::vector<std::string> argv = {BinDir() + "/tslab-demo", "--name", name,
+                                     "--ready-file", ready};
+    argv.insert(argv.end(), args.begin(), args.end());
+    proc_.Start({argv, {"TSLAB_STATS_DIR=" + dir}, dir + "/" + name + ".out",
+                 dir + "/" + name + ".err"});
+    ready_ = WaitFor([&] { return !ReadFile(ready).empty() || proc_.Exited(); }, 30) &&
+             !ReadFile(ready).empty();
+  }
+  bool ready() const { return ready_; }
+  pid_t pid() const { return proc_.pid(); }
+  std::string Output() const { return ReadFile(dir_ + "/" + name_ + ".out"); }
+  std::string Errors() const { return ReadFile(dir_ + "/" + name_ + ".err"); }
+  // Waits (bounded) until the demo has finished its work ("done" line).
+  bool WaitDone(double timeout_s = 60) {
+    return WaitFor([&] { return Output().find("\ndone ") != std::string::npos; },
+                   timeout_s);
+  }
+  int Stop(int sig = SIGTERM) { return proc_.Stop(sig); }
+  Process& process() { return proc_; }
+
+ private:
+  std::string dir_, name_;
+  Process proc_;
+  bool ready_ = false;
+};
+
+// Field 22 of /proc/PID/stat (start time in clock ticks), 0 if unreadable.
+inline uint64_t StartTicks(pid_t pid) {
+  std::string s = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  size_t p = s.rfind(')');
+  if (p == std::string::npos) return 0;
+  std::istringstream in(s.substr(p + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && in >> field; ++i) {
+    if (i == 22) return std::stoull(field);
+  }
+  return 0;
+}
+
+}  // namespace tslab::tool_test
+
+#endif  // TSLAB_TESTS_TOOL_TEST_UTIL_H_
