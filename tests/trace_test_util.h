@@ -38,6 +38,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "tools/tslab-trace/elf_probes.h"
 #include "tslab/stats_region.h"
 
@@ -60,6 +62,15 @@ inline const std::vector<ExpectedProbe>& ExpectedProbes() {
 }
 
 inline bool IsRoot() { return geteuid() == 0; }
+
+#define TSLAB_SKIP_UNLESS_ROOT()                                            \
+  if (!::tslab::trace_test::IsRoot())                                       \
+  GTEST_SKIP() << "tslab-trace loads BPF programs: needs root (or CAP_BPF " \
+                  "and CAP_PERFMON); running as uid "                       \
+               << geteuid()
+
+// Any wait of these tests, in seconds: generous, for a loaded machine.
+inline constexpr double kTimeout = 60;
 
 // $TSLAB_BUILD (make test), else the tree this binary is in
 // (BUILD/bin/tests/NAME).
@@ -448,6 +459,48 @@ inline bool ReadProbeSites(pid_t pid, const std::string& file,
   }
   close(fd);
   return true;
+}
+
+// Starts BUILD/bin/tslab-trace; true once it says it is attached
+// ("Tracing ..." on stderr).
+inline bool StartTracer(const std::vector<std::string>& args, Subprocess* t,
+                        std::string* err) {
+  Subprocess::Options o;
+  o.argv.push_back(BuildDir() + "/bin/tslab-trace");
+  o.argv.insert(o.argv.end(), args.begin(), args.end());
+  if (!t->Start(o, err)) return false;
+  if (t->WaitForLine(Subprocess::kErr, "Tracing ", kTimeout)) return true;
+  t->Wait(5);
+  *err = "tslab-trace did not attach (exit " + std::to_string(t->ExitCode()) +
+         "): " + t->Seen(Subprocess::kErr) + t->Rest(Subprocess::kErr);
+  return false;
+}
+
+// Waits for a line of p's stdout containing needle while reading other's
+// output (so that a tracer never blocks on a full pipe meanwhile).
+inline bool WaitForLineWhile(Subprocess* p, const std::string& needle,
+                             Subprocess* other, double timeout_s) {
+  bool found = false;
+  WaitUntil(
+      [&] {
+        other->Poll();
+        return found = p->WaitForLine(Subprocess::kOut, needle, 0).has_value();
+      },
+      timeout_s);
+  return found;
+}
+
+// One JSON document per line (tslab-trace --json).
+inline std::vector<nlohmann::json> ParseJsonLines(const std::string& out) {
+  std::vector<nlohmann::json> docs;
+  size_t i = 0;
+  while (i < out.size()) {
+    size_t nl = out.find('\n', i);
+    if (nl == std::string::npos) nl = out.size();
+    if (nl > i) docs.push_back(nlohmann::json::parse(out.substr(i, nl - i)));
+    i = nl + 1;
+  }
+  return docs;
 }
 
 }  // namespace tslab::trace_test

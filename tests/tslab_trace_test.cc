@@ -36,23 +36,16 @@ using tslab::trace_test::BuildDir;
 using tslab::trace_test::CopyFile;
 using tslab::trace_test::Demo;
 using tslab::trace_test::ExpectedProbes;
-using tslab::trace_test::IsRoot;
+using tslab::trace_test::kTimeout;
 using tslab::trace_test::ReadProbeSites;
 using tslab::trace_test::ReadRegion;
 using tslab::trace_test::ReadSemaphores;
 using tslab::trace_test::SiteByte;
 using tslab::trace_test::StartDemo;
+using tslab::trace_test::StartTracer;
 using tslab::trace_test::Subprocess;
 using tslab::trace_test::TempDir;
 using tslab::trace_test::WaitUntil;
-
-#define SKIP_UNLESS_ROOT()                                                  \
-  if (!IsRoot())                                                            \
-  GTEST_SKIP() << "tslab-trace loads BPF programs: needs root (or CAP_BPF " \
-                  "and CAP_PERFMON); running as uid "                       \
-               << geteuid()
-
-constexpr double kTimeout = 60;  // seconds: any wait, on a loaded machine
 
 std::string Fmt(double v) {
   char b[32];
@@ -60,30 +53,8 @@ std::string Fmt(double v) {
   return b;
 }
 
-// Starts tslab-trace; true once it says it is attached ("Tracing ...").
-bool StartTracer(const std::vector<std::string>& args, Subprocess* t,
-                 std::string* err) {
-  Subprocess::Options o;
-  o.argv.push_back(BuildDir() + "/bin/tslab-trace");
-  o.argv.insert(o.argv.end(), args.begin(), args.end());
-  if (!t->Start(o, err)) return false;
-  if (t->WaitForLine(Subprocess::kErr, "Tracing ", kTimeout)) return true;
-  t->Wait(5);
-  *err = "tslab-trace did not attach (exit " + std::to_string(t->ExitCode()) +
-         "): " + t->Seen(Subprocess::kErr) + t->Rest(Subprocess::kErr);
-  return false;
-}
-
 std::vector<Json> ParseDocs(const std::string& out) {
-  std::vector<Json> docs;
-  size_t i = 0;
-  while (i < out.size()) {
-    size_t nl = out.find('\n', i);
-    if (nl == std::string::npos) nl = out.size();
-    if (nl > i) docs.push_back(Json::parse(out.substr(i, nl - i)));
-    i = nl + 1;
-  }
-  return docs;
+  return tslab::trace_test::ParseJsonLines(out);
 }
 
 // Sum over the documents of probes.<probe>.<key>[.<sub>].
@@ -269,16 +240,9 @@ void RunTraced(const DemoFiles& f, const std::vector<std::string>& demo_args,
         << err;
     // The work; the tracer's output is read meanwhile (its pipe never
     // fills).
-    bool done = false;
-    WaitUntil(
-        [&] {
-          t.Poll();
-          return done = d.proc.WaitForLine(Subprocess::kOut, "done ", 0)
-                            .has_value();
-        },
-        delay + kTimeout);
-    ASSERT_TRUE(done) << "tslab-demo did not finish: "
-                      << d.proc.Rest(Subprocess::kErr);
+    ASSERT_TRUE(tslab::trace_test::WaitForLineWhile(&d.proc, "done ", &t,
+                                                    delay + kTimeout))
+        << "tslab-demo did not finish: " << d.proc.Rest(Subprocess::kErr);
     ASSERT_TRUE(ReadRegion(d.region, &r->after));
     ASSERT_TRUE(t.Signal(SIGINT));
     ASSERT_TRUE(t.Wait(kTimeout));
@@ -298,7 +262,7 @@ struct CountCase {
 class TraceCounts : public ::testing::TestWithParam<CountCase> {};
 
 TEST_P(TraceCounts, EventCountsEqualCounterDeltas) {
-  SKIP_UNLESS_ROOT();
+  TSLAB_SKIP_UNLESS_ROOT();
   const CountCase& c = GetParam();
   TempDir tmp;
   DemoFiles f;
@@ -334,7 +298,7 @@ INSTANTIATE_TEST_SUITE_P(
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST(TraceCountsExtra, MadviseErrorsAreReported) {
-  SKIP_UNLESS_ROOT();
+  TSLAB_SKIP_UNLESS_ROOT();
   TempDir tmp;
   DemoFiles f;
   ASSERT_TRUE(PrepareDemo(false, tmp, &f));
@@ -355,7 +319,7 @@ TEST(TraceCountsExtra, MadviseErrorsAreReported) {
 class TraceOutput : public ::testing::Test {
  protected:
   void SetUp() override {
-    SKIP_UNLESS_ROOT();
+    TSLAB_SKIP_UNLESS_ROOT();
     ASSERT_TRUE(PrepareDemo(false, tmp_, &files_));
     std::string err;
     ASSERT_TRUE(StartDemo(files_.exe,

@@ -1,0 +1,324 @@
+// tslab-trace leaves nothing behind (BPF: runs as root, skips otherwise).
+//
+// After tslab-trace exits, by Ctrl-C (SIGINT), SIGTERM or SIGKILL, the
+// traced process must be as before: every USDT semaphore back to 0 (read
+// from /proc/PID/mem at the address of its ELF symbol), every probe site
+// holding the byte of the file again (a uprobe is an int3 written into the
+// process's copy of the page: while attached the site reads 0xcc), no
+// uprobe perf event on the target's file left in `bpftool perf list`
+// (tracefs is not mounted here, so uprobe_events cannot be read; uprobes
+// made through perf_event_open live exactly as long as their perf event),
+// and the process keeps working through the sites.
+//
+// Also here: --binary (every process of a file, including one started
+// after tslab-trace) and a process in a container (its own mount
+// namespace and root: its maps name files by paths that exist only
+// there, reached through /proc/PID/root).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "tests/trace_test_util.h"
+
+namespace {
+
+using Json = nlohmann::json;
+using tslab::trace_test::BuildDir;
+using tslab::trace_test::CopyFile;
+using tslab::trace_test::Demo;
+using tslab::trace_test::ExpectedProbes;
+using tslab::trace_test::kTimeout;
+using tslab::trace_test::ParseJsonLines;
+using tslab::trace_test::ReadProbeSites;
+using tslab::trace_test::ReadRegion;
+using tslab::trace_test::ReadSemaphores;
+using tslab::trace_test::SiteByte;
+using tslab::trace_test::StartDemo;
+using tslab::trace_test::StartTracer;
+using tslab::trace_test::WaitForLineWhile;
+using tslab::trace_test::Subprocess;
+using tslab::trace_test::TempDir;
+using tslab::trace_test::WaitUntil;
+
+bool StartProc(const std::vector<std::string>& argv, Subprocess* p,
+               std::string* err) {
+  Subprocess::Options o;
+  o.argv = argv;
+  return p->Start(o, err);
+}
+
+// The uprobe perf events `bpftool perf list` shows: (owner pid, file,
+// offset).
+struct PerfUprobe {
+  int pid;
+  std::string file;
+  uint64_t offset;
+};
+bool ListUprobes(std::vector<PerfUprobe>* out, std::string* err) {
+  Subprocess b;
+  if (!StartProc({"bpftool", "-j", "perf", "list"}, &b, err)) return false;
+  if (!b.Wait(kTimeout) || b.ExitCode() != 0) {
+    *err = "bpftool perf list failed: " + b.Rest(Subprocess::kErr);
+    return false;
+  }
+  Json j = Json::parse(b.Rest(Subprocess::kOut));
+  for (const Json& e : j) {
+    if (e.value("fd_type", "") != "uprobe") continue;
+    out->push_back({e.at("pid").get<int>(), e.value("filename", ""),
+                    e.value("offset", uint64_t{0})});
+  }
+  return true;
+}
+
+// The uprobes on a file named `file` or on /proc/<target>/..., or owned by
+// `tracer`.
+std::vector<PerfUprobe> UprobesOf(int tracer, int target,
+                                  const std::string& file) {
+  std::vector<PerfUprobe> all, mine;
+  std::string err;
+  EXPECT_TRUE(ListUprobes(&all, &err)) << err;
+  const std::string proc = "/proc/" + std::to_string(target) + "/";
+  for (const PerfUprobe& u : all) {
+    if (u.pid == tracer || u.file == file || u.file.rfind(proc, 0) == 0) {
+      mine.push_back(u);
+    }
+  }
+  return mine;
+}
+
+struct TargetState {
+  std::map<std::string, uint16_t> sem;
+  std::vector<SiteByte> sites;
+  bool ok = false;
+};
+TargetState ReadState(pid_t pid, const std::string& file) {
+  TargetState s;
+  std::string err;
+  s.ok = ReadSemaphores(pid, file, &s.sem, &err) &&
+         ReadProbeSites(pid, file, &s.sites, &err);
+  EXPECT_TRUE(s.ok) << err;
+  return s;
+}
+bool AllAttached(const TargetState& s) {
+  if (!s.ok || s.sites.empty()) return false;
+  for (const auto& [name, v] : s.sem) {
+    if (v == 0) return false;
+  }
+  for (const SiteByte& b : s.sites) {
+    if (b.in_memory != 0xcc) return false;
+  }
+  return true;
+}
+bool AllDetached(const TargetState& s) {
+  if (!s.ok || s.sites.empty()) return false;
+  for (const auto& [name, v] : s.sem) {
+    if (v != 0) return false;
+  }
+  for (const SiteByte& b : s.sites) {
+    if (b.in_memory != b.in_file) return false;
+  }
+  return true;
+}
+
+class Detach : public ::testing::TestWithParam<int> {};
+
+TEST_P(Detach, NothingLeftInTheTarget) {
+  TSLAB_SKIP_UNLESS_ROOT();
+  const int sig = GetParam();
+  TempDir tmp;
+  const std::string exe = tmp.path() + "/tslab-demo";
+  ASSERT_TRUE(CopyFile(BuildDir() + "/bin/tslab-demo", exe));
+  Demo d;
+  std::string err;
+  ASSERT_TRUE(StartDemo(exe,
+                        {"--duration", "600", "--threads", "1", "--pause-ms",
+                         "2"},
+                        &d, &err, {"TSLAB_STATS_DIR=" + tmp.path()}))
+      << err;
+  const pid_t pid = d.proc.pid();
+  TargetState before = ReadState(pid, exe);
+  ASSERT_TRUE(AllDetached(before)) << "traced before tslab-trace started";
+  for (const SiteByte& b : before.sites) EXPECT_EQ(b.in_file, 0x90) << b.probe;
+
+  Subprocess t;
+  ASSERT_TRUE(StartTracer({"-p", std::to_string(pid), "1"}, &t, &err)) << err;
+  // Attached: the kernel raised every semaphore and wrote an int3 at every
+  // site, and the uprobes show as perf events of the tracer.
+  TargetState during;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        t.Poll();
+        return AllAttached(during = ReadState(pid, exe));
+      },
+      kTimeout));
+  std::vector<PerfUprobe> ups = UprobesOf(t.pid(), pid, exe);
+  std::set<uint64_t> offsets;
+  for (const PerfUprobe& u : ups) {
+    EXPECT_EQ(u.pid, t.pid());
+    offsets.insert(u.offset);
+  }
+  std::set<uint64_t> site_offsets;
+  std::vector<tslab::trace::UsdtNote> notes;
+  ASSERT_TRUE(tslab::trace::ReadUsdtNotes(exe, &notes, &err)) << err;
+  for (const auto& n : notes) {
+    if (n.provider == "tslab") {
+      site_offsets.insert(*tslab::trace::VaddrToFileOffset(exe, n.pc));
+    }
+  }
+  EXPECT_EQ(offsets, site_offsets) << "one uprobe per probe site";
+
+  ASSERT_TRUE(t.Signal(sig));
+  ASSERT_TRUE(t.Wait(kTimeout));
+  if (sig == SIGKILL) {
+    EXPECT_EQ(t.ExitCode(), 128 + SIGKILL);
+  } else {
+    EXPECT_EQ(t.ExitCode(), 0) << t.Rest(Subprocess::kErr);
+    EXPECT_NE(t.Rest(Subprocess::kOut).find("(last)"), std::string::npos)
+        << "no last interval printed";
+  }
+  TargetState after;
+  EXPECT_TRUE(WaitUntil([&] { return AllDetached(after = ReadState(pid, exe)); },
+                        kTimeout));
+  for (const auto& [name, v] : after.sem) EXPECT_EQ(v, 0) << name;
+  for (const SiteByte& b : after.sites) {
+    EXPECT_EQ(b.in_memory, b.in_file) << "site of " << b.probe;
+  }
+  EXPECT_TRUE(UprobesOf(t.pid(), pid, exe).empty());
+  // The demo runs on through its probe sites.
+  TslabSnapshot s1{}, s2{};
+  ASSERT_TRUE(ReadRegion(d.region, &s1));
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        return ReadRegion(d.region, &s2) &&
+               s2.global.total_slow_path_hits > s1.global.total_slow_path_hits;
+      },
+      kTimeout));
+  d.proc.Poll();
+  EXPECT_FALSE(d.proc.exited());
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, Detach,
+                         ::testing::Values(SIGINT, SIGTERM, SIGKILL),
+                         [](const auto& info) {
+                           return std::string(sigabbrev_np(info.param));
+                         });
+
+// --binary: every process that runs the file, even one that starts after
+// tslab-trace (the kernel raises its semaphores when it maps the file).
+TEST(TraceBinary, CountsAProcessStartedLater) {
+  TSLAB_SKIP_UNLESS_ROOT();
+  TempDir tmp;
+  const std::string exe = tmp.path() + "/tslab-demo";
+  ASSERT_TRUE(CopyFile(BuildDir() + "/bin/tslab-demo", exe));
+  Subprocess t;
+  std::string err;
+  ASSERT_TRUE(StartTracer({"--binary", exe, "--json", "0.5"}, &t, &err))
+      << err;
+  Demo d;
+  ASSERT_TRUE(StartDemo(exe,
+                        {"--duration", "0.5", "--threads", "2",
+                         "--bad-frees", "--linger", "300"},
+                        &d, &err, {"TSLAB_STATS_DIR=" + tmp.path()}))
+      << err;
+  ASSERT_TRUE(WaitForLineWhile(&d.proc, "done ", &t, kTimeout));
+  TslabSnapshot s{};
+  ASSERT_TRUE(ReadRegion(d.region, &s));
+  ASSERT_TRUE(t.Signal(SIGTERM));
+  ASSERT_TRUE(t.Wait(kTimeout));
+  EXPECT_EQ(t.ExitCode(), 0);
+  uint64_t slow = 0, frees = 0, closes = 0;
+  for (const Json& doc : ParseJsonLines(t.Rest(Subprocess::kOut))) {
+    EXPECT_TRUE(doc.at("pid").is_null());
+    EXPECT_EQ(doc.at("binary"), exe);
+    slow += doc.at("probes").at("slow_path").at("count").get<uint64_t>();
+    frees += doc.at("probes").at("invalid_free").at("count").get<uint64_t>();
+    closes += doc.at("probes").at("epoch_close").at("count").get<uint64_t>();
+  }
+  EXPECT_GT(slow, 0u);
+  EXPECT_EQ(slow, s.global.total_slow_path_hits);
+  EXPECT_EQ(frees, s.global.double_frees);
+  EXPECT_EQ(closes, s.global.epoch_closes);
+}
+
+// A process in a container: a private mount namespace whose root is a
+// tmpfs holding the demo (linked with libtslab.so) under /app. Its maps
+// say /app/lib/libtslab.so, a path that does not exist outside.
+TEST(TraceContainer, ThroughProcRoot) {
+  TSLAB_SKIP_UNLESS_ROOT();
+  TempDir tmp;
+  const std::string b = BuildDir();
+  const std::string script =
+      "set -e; R=\"$1\"; shift; mount -t tmpfs tslab-test \"$R\"; "
+      "mkdir -p \"$R/usr\" \"$R/app/lib\" \"$R/proc\" \"$R/old\" \"$R/stats\"; "
+      "mount --rbind /usr \"$R/usr\"; "
+      "for d in lib lib64 bin; do [ -e /$d ] && ln -s usr/$d \"$R/$d\"; done; "
+      "cp \"$DYN\" \"$R/app/tslab-demo\"; cp \"$LIB\" \"$R/app/lib/\"; "
+      "cd \"$R\"; pivot_root . old; mount -t proc proc /proc; umount -l /old; "
+      "export LD_LIBRARY_PATH=/app/lib TSLAB_STATS_DIR=/stats; "
+      "exec /app/tslab-demo \"$@\"";
+  // Attached before the demo's delay ran out? If a loaded machine made
+  // tslab-trace later, try again with a longer delay.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const std::string root = tmp.path() + "/root" + std::to_string(attempt);
+    mkdir(root.c_str(), 0755);
+    Demo d;
+    std::string err;
+    bool started = StartDemo(
+        "unshare",
+        {"-m", "--propagation", "private", "sh", "-c", script, "sh", root,
+         "--delay", std::to_string(3 << (2 * attempt)), "--duration", "0.5",
+         "--threads", "1", "--linger", "300"},
+        &d, &err,
+        {"DYN=" + b + "/bin/tests/tslab-demo-dyn",
+         "LIB=" + b + "/lib/libtslab.so"});
+    if (!started) GTEST_SKIP() << "cannot make a container here: " << err;
+    const pid_t pid = d.proc.pid();  // unshare and sh exec'd the demo
+    std::vector<tslab::trace::MapsEntry> maps;
+    ASSERT_TRUE(tslab::trace::ReadProcMaps(pid, &maps, &err)) << err;
+    bool container_path = false, host_path = false;
+    for (const auto& m : maps) {
+      container_path |= m.path == "/app/lib/libtslab.so";
+      host_path |= m.path.find(tmp.path()) != std::string::npos;
+    }
+    ASSERT_TRUE(container_path && !host_path)
+        << "the demo's maps do not show container paths";
+
+    Subprocess list;
+    ASSERT_TRUE(StartProc({b + "/bin/tslab-trace", "--list", "-p",
+                           std::to_string(pid)},
+                          &list, &err));
+    ASSERT_TRUE(list.Wait(kTimeout));
+    EXPECT_EQ(list.ExitCode(), 0) << list.Rest(Subprocess::kErr);
+    EXPECT_NE(list.Rest(Subprocess::kOut).find("/app/lib/libtslab.so"),
+              std::string::npos);
+
+    Subprocess t;
+    ASSERT_TRUE(StartTracer({"-p", std::to_string(pid), "--json", "0.5"}, &t,
+                            &err))
+        << err;
+    const std::string region =
+        "/proc/" + std::to_string(pid) + "/root" + d.region;
+    TslabSnapshot s{};
+    ASSERT_TRUE(ReadRegion(region, &s)) << region;
+    if (s.global.total_allocs != 0) continue;  // late: the work began
+    ASSERT_TRUE(WaitForLineWhile(&d.proc, "done ", &t,
+                                 kTimeout + (3 << (2 * attempt))));
+    ASSERT_TRUE(ReadRegion(region, &s)) << region;
+    ASSERT_TRUE(t.Signal(SIGINT));
+    ASSERT_TRUE(t.Wait(kTimeout));
+    EXPECT_EQ(t.ExitCode(), 0);
+    uint64_t slow = 0;
+    for (const Json& doc : ParseJsonLines(t.Rest(Subprocess::kOut))) {
+      slow += doc.at("probes").at("slow_path").at("count").get<uint64_t>();
+    }
+    EXPECT_GT(slow, 0u);
+    EXPECT_EQ(slow, s.global.total_slow_path_hits);
+    return;
+  }
+  FAIL() << "tslab-trace never attached before the demo's --delay ran out";
+}
+
+}  // namespace
