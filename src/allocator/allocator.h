@@ -182,7 +182,8 @@ class Allocator {
   // Gives the pages back and puts sealed, unlinked slabs into the cache.
   // REQUIRES: no lock held (madvise is a syscall); takes the class lock.
   void ReturnSlabs(uint32_t cls, SlabList* sealed);
-  void Madvise(SlabMeta* s, uint32_t cls);
+  // One madvise(MADV_DONTNEED) over `pages` adjacent slabs from `first`.
+  void Madvise(SlabMeta* first, uint64_t pages, uint32_t cls);
   void OpenEpoch(uint32_t e);
   void MaybeDrained(uint32_t e);
   void PublishGauges(uint32_t cls);  // REQUIRES: class lock
