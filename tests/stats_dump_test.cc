@@ -1,0 +1,566 @@
+// stats_dump against real processes, from outside: tslab-demo snapshotted
+// through its stats region, the JSON checked field by field against the
+// spec (shared/spec/stats_dump_reference.md, schema_version 1) and against
+// the allocator's invariants; output modes; streams; target selection;
+// every error with its exit code (tools/stats_dump/status.h), on crafted
+// region files; --list and --gc.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/tool_test_util.h"
+#include "tslab/stats_region.h"
+#include "tslab/tslab.h"
+
+namespace {
+
+using namespace tslab::tool_test;  // NOLINT: test helpers
+
+// The spec's top-level fields, in its order ("Top-Level Schema").
+const std::vector<std::string> kSpecTop = {
+    "schema_version", "timestamp_ns", "pid", "page_size", "epoch_count", "version",
+    "current_epoch", "active_epoch_count", "closing_epoch_count",
+    "total_slabs_allocated", "total_slabs_recycled", "net_slabs",
+    "rss_bytes_current", "estimated_slab_rss_bytes", "total_slow_path_hits",
+    "total_cache_overflows", "total_slow_cache_miss", "total_slow_epoch_closed",
+    "total_madvise_calls", "total_madvise_bytes", "total_madvise_failures",
+    "classes"};
+
+// The spec's class object, then the Phase 2.2 table, in their order.
+const std::vector<std::string> kSpecClass = {
+    "version", "class_index", "object_size", "slow_path_hits", "new_slab_count",
+    "list_move_partial_to_full", "list_move_full_to_partial",
+    "current_partial_null", "current_partial_full", "empty_slab_recycled",
+    "empty_slab_overflowed", "slow_path_cache_miss", "slow_path_epoch_closed",
+    "madvise_calls", "madvise_bytes", "madvise_failures", "epoch_close_calls",
+    "epoch_close_scanned_slabs", "epoch_close_recycled_slabs",
+    "epoch_close_total_ns", "cache_size", "cache_capacity", "cache_overflow_len",
+    "total_partial_slabs", "total_full_slabs", "recycle_rate_pct", "net_slabs",
+    "estimated_rss_bytes", "bitmap_alloc_cas_retries", "bitmap_free_cas_retries",
+    "current_partial_cas_failures", "bitmap_alloc_attempts",
+    "bitmap_free_attempts", "current_partial_cas_attempts", "lock_fast_acquire",
+    "lock_contended", "avg_alloc_cas_retries_per_attempt",
+    "avg_free_cas_retries_per_attempt", "lock_contention_rate"};
+
+// Fields the spec types as float64/double.
+bool IsFloatField(const std::string& k) {
+  return k == "recycle_rate_pct" || k == "avg_alloc_cas_retries_per_attempt" ||
+         k == "avg_free_cas_retries_per_attempt" || k == "lock_contention_rate";
+}
+
+// Monotonic counters (spec "Type: Monotonic counter"), plus tslab's.
+const std::vector<std::string> kMonotonicTop = {
+    "total_slabs_allocated", "total_slabs_recycled", "total_slow_path_hits",
+    "total_cache_overflows", "total_slow_cache_miss", "total_slow_epoch_closed",
+    "total_madvise_calls", "total_madvise_bytes", "total_madvise_failures",
+    "total_slabs_reused", "total_allocs", "total_frees", "epoch_advances",
+    "epoch_closes"};
+const std::vector<std::string> kMonotonicClass = {
+    "slow_path_hits", "new_slab_count", "list_move_partial_to_full",
+    "list_move_full_to_partial", "current_partial_null", "current_partial_full",
+    "empty_slab_recycled", "empty_slab_overflowed", "slow_path_cache_miss",
+    "slow_path_epoch_closed", "madvise_calls", "madvise_bytes", "madvise_failures",
+    "epoch_close_calls", "epoch_close_scanned_slabs", "epoch_close_recycled_slabs",
+    "epoch_close_total_ns", "bitmap_alloc_cas_retries", "bitmap_free_cas_retries",
+    "current_partial_cas_failures", "bitmap_alloc_attempts", "bitmap_free_attempts",
+    "current_partial_cas_attempts", "lock_fast_acquire", "lock_contended",
+    "slabs_reused"};
+
+// total_* field -> the per-class field it sums.
+const std::vector<std::pair<std::string, std::string>> kTotals = {
+    {"total_slabs_allocated", "new_slab_count"},
+    {"total_slabs_recycled", "empty_slab_recycled"},
+    {"net_slabs", "net_slabs"},
+    {"estimated_slab_rss_bytes", "estimated_rss_bytes"},
+    {"total_slow_path_hits", "slow_path_hits"},
+    {"total_cache_overflows", "empty_slab_overflowed"},
+    {"total_slow_cache_miss", "slow_path_cache_miss"},
+    {"total_slow_epoch_closed", "slow_path_epoch_closed"},
+    {"total_madvise_calls", "madvise_calls"},
+    {"total_madvise_bytes", "madvise_bytes"},
+    {"total_madvise_failures", "madvise_failures"},
+    {"total_slabs_reused", "slabs_reused"},
+    {"total_allocs", "bitmap_alloc_attempts"},
+    {"total_frees", "bitmap_free_attempts"},
+    {"live_objects", "live_objects"}};
+
+uint64_t U(const Json& j, const std::string& k) { return j.at(k).get<uint64_t>(); }
+
+// The invariants that hold in every snapshot, even mid-flight: sums and
+// derivations come from one pass over the region.
+void ExpectConsistent(const Json& doc) {
+  const uint64_t page = U(doc, "page_size");
+  for (const auto& [total, field] : kTotals) {
+    uint64_t sum = 0;
+    for (const Json& c : doc["classes"]) sum += U(c, field);
+    EXPECT_EQ(U(doc, total), sum) << total << " != sum of classes[]." << field;
+  }
+  for (const Json& c : doc["classes"]) {
+    EXPECT_EQ(U(c, "estimated_rss_bytes"), U(c, "net_slabs") * page);
+    EXPECT_EQ(U(c, "madvise_bytes") % page, 0u) << "class " << c["class_index"];
+  }
+  uint64_t epoch_allocs = 0, epoch_frees = 0;
+  for (const Json& e : doc["epochs"]) {
+    epoch_allocs += U(e, "allocs");
+    epoch_frees += U(e, "frees");
+  }
+  EXPECT_EQ(epoch_allocs, U(doc, "total_allocs"));
+  EXPECT_EQ(epoch_frees, U(doc, "total_frees"));
+}
+
+void ExpectMonotonic(const Json& before, const Json& after) {
+  for (const std::string& k : kMonotonicTop) {
+    EXPECT_LE(U(before, k), U(after, k)) << k << " went backwards";
+  }
+  for (size_t i = 0; i < after["classes"].size(); ++i) {
+    for (const std::string& k : kMonotonicClass) {
+      EXPECT_LE(U(before["classes"][i], k), U(after["classes"][i], k))
+          << "classes[" << i << "]." << k << " went backwards";
+    }
+  }
+  EXPECT_LT(U(before, "timestamp_ns"), U(after, "timestamp_ns"));
+}
+
+// "key=value" from tslab-demo's "done ..." line.
+uint64_t DoneValue(const std::string& out, const std::string& key) {
+  size_t p = out.find("\ndone ");
+  p = p == std::string::npos ? p : out.find(" " + key + "=", p);
+  return p == std::string::npos ? ~0ull : std::stoull(out.substr(p + key.size() + 2));
+}
+
+class StatsDumpTest : public ::testing::Test {
+ protected:
+  // 0755: the permission test runs stats_dump as another user.
+  ScratchDir dir_{0755};
+};
+
+TEST_F(StatsDumpTest, JsonHasEverySpecFieldInOrderWithItsType) {
+  Demo demo(dir_.path(), "spec", {"--duration", "60", "--pause-ms", "0.5"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(demo.pid()), "--no-text"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  ASSERT_EQ(CountLines(r.out), 1u);
+  const Json doc = Json::parse(r.out);
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : doc.items()) keys.push_back(k);
+  ASSERT_GE(keys.size(), kSpecTop.size());
+  EXPECT_EQ(std::vector<std::string>(keys.begin(), keys.begin() + kSpecTop.size()), kSpecTop)
+      << "the spec's top-level fields, in the spec's order, come first";
+  for (const std::string& k : kSpecTop) {
+    if (k == "classes") continue;
+    EXPECT_TRUE(doc[k].is_number_integer()) << k;
+    if (k != "pid" && k != "page_size") {
+      EXPECT_TRUE(doc[k].is_number_unsigned()) << k;
+    }
+  }
+  EXPECT_EQ(doc["schema_version"], 1);
+  EXPECT_EQ(doc["version"], 1);
+  EXPECT_EQ(doc["pid"], demo.pid());
+  EXPECT_EQ(doc["page_size"], sysconf(_SC_PAGESIZE));
+  EXPECT_EQ(doc["epoch_count"], TSLAB_NUM_EPOCHS);
+  EXPECT_LT(U(doc, "current_epoch"), 16u);
+  EXPECT_LE(U(doc, "active_epoch_count") + U(doc, "closing_epoch_count"), 16u);
+  EXPECT_GT(U(doc, "rss_bytes_current"), 0u);
+  EXPECT_EQ(doc["allocator_name"], "spec");
+  ASSERT_EQ(doc["epochs"].size(), 16u);
+  ASSERT_EQ(doc["classes"].size(), 8u);
+  for (size_t i = 0; i < 8; ++i) {
+    const Json& c = doc["classes"][i];
+    std::vector<std::string> ck;
+    for (const auto& [k, v] : c.items()) ck.push_back(k);
+    ASSERT_GE(ck.size(), kSpecClass.size());
+    EXPECT_EQ(std::vector<std::string>(ck.begin(), ck.begin() + kSpecClass.size()), kSpecClass)
+        << "classes[" << i << "]";
+    for (const std::string& k : kSpecClass) {
+      if (IsFloatField(k)) {
+        EXPECT_TRUE(c[k].is_number_float()) << "classes[" << i << "]." << k;
+      } else {
+        EXPECT_TRUE(c[k].is_number_unsigned()) << "classes[" << i << "]." << k;
+      }
+    }
+    EXPECT_EQ(c["class_index"], i);
+    EXPECT_EQ(c["object_size"], tslab_class_size(static_cast<uint32_t>(i)));
+    EXPECT_EQ(c["version"], 1);
+    EXPECT_EQ(c["cache_capacity"], 32);
+  }
+  ExpectConsistent(doc);
+}
+
+TEST_F(StatsDumpTest, QuiescentSnapshotMatchesWhatTheDemoDidAndTheInvariants) {
+  Demo demo(dir_.path(), "quiet",
+            {"--duration", "0.5", "--linger", "60", "--leak", "--pause-ms", "0.5"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  ASSERT_TRUE(demo.WaitDone()) << demo.Output();
+  const uint64_t t0 = static_cast<uint64_t>(
+      std::chrono::system_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(demo.pid()), "--json"});
+  const uint64_t t1 = static_cast<uint64_t>(
+      std::chrono::system_clock::now().time_since_epoch() / std::chrono::nanoseconds(1));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const Json doc = Json::parse(r.out);
+  EXPECT_GE(U(doc, "timestamp_ns"), t0);
+  EXPECT_LE(U(doc, "timestamp_ns"), t1);
+  ExpectConsistent(doc);
+  const std::string out = demo.Output();
+  EXPECT_EQ(U(doc, "total_allocs"), DoneValue(out, "allocs"));
+  EXPECT_EQ(U(doc, "total_frees"), DoneValue(out, "frees"));
+  EXPECT_EQ(U(doc, "live_objects"), DoneValue(out, "leaked"));
+  EXPECT_GT(U(doc, "live_objects"), 0u);
+  const uint64_t page = U(doc, "page_size");
+  uint64_t live_bytes = 0;
+  for (const Json& c : doc["classes"]) {
+    // Exact only at rest: every slab is on the partial or the full list.
+    EXPECT_EQ(U(c, "net_slabs"), U(c, "total_partial_slabs") + U(c, "total_full_slabs"))
+        << "class " << c["class_index"];
+    EXPECT_EQ(U(c, "estimated_rss_bytes"), U(c, "net_slabs") * page);
+    EXPECT_EQ(U(c, "live_bytes"), U(c, "live_objects") * U(c, "object_size"));
+    live_bytes += U(c, "live_bytes");
+    if (U(c, "live_objects") > 0) {
+      EXPECT_GT(U(c, "net_slabs"), 0u);
+    }
+  }
+  EXPECT_EQ(U(doc, "live_bytes"), live_bytes);
+  uint64_t epoch_live = 0;
+  for (const Json& e : doc["epochs"]) epoch_live += U(e, "live_objects");
+  EXPECT_EQ(epoch_live, U(doc, "live_objects"));
+  EXPECT_GT(U(doc, "closing_epoch_count"), 0u) << "leaked objects keep closed epochs CLOSING";
+}
+
+TEST_F(StatsDumpTest, DefaultWritesJsonToStdoutAndTextToStderr) {
+  Demo demo(dir_.path(), "modes", {"--duration", "60", "--pause-ms", "0.5"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  const std::string pid = std::to_string(demo.pid());
+  RunResult both = StatsDump(dir_.path(), {"-p", pid});
+  ASSERT_EQ(both.code, 0) << both.err;
+  EXPECT_EQ(Json::parse(both.out)["pid"], demo.pid());
+  EXPECT_NE(both.err.find("tslab pid " + pid), std::string::npos) << both.err;
+  EXPECT_NE(both.err.find("class  size"), std::string::npos) << both.err;
+  for (const char* flag : {"--json", "--no-text"}) {
+    RunResult r = StatsDump(dir_.path(), {"-p", pid, flag});
+    ASSERT_EQ(r.code, 0) << flag << ": " << r.err;
+    EXPECT_EQ(r.err, "") << flag;
+    EXPECT_EQ(CountLines(r.out), 1u) << flag;
+    EXPECT_EQ(Json::parse(r.out)["schema_version"], 1) << flag;
+  }
+  RunResult pretty = StatsDump(dir_.path(), {"-p", pid, "--json", "--pretty"});
+  ASSERT_EQ(pretty.code, 0);
+  EXPECT_GT(CountLines(pretty.out), 100u);
+  EXPECT_EQ(Json::parse(pretty.out)["pid"], demo.pid());
+}
+
+TEST_F(StatsDumpTest, StreamIsOneDocumentPerLineWithIncreasingTimestampsAndRates) {
+  Demo demo(dir_.path(), "stream", {"--duration", "60", "--pause-ms", "0.5"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(demo.pid()), "--interval",
+                                        "0.1", "--count", "5"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<Json> docs = JsonLines(r.out);
+  ASSERT_EQ(docs.size(), 5u);
+  EXPECT_EQ(CountLines(r.out), 5u);
+  for (size_t i = 1; i < docs.size(); ++i) ExpectMonotonic(docs[i - 1], docs[i]);
+  EXPECT_NE(r.err.find("rates   over"), std::string::npos)
+      << "the text view has rates once two snapshots are at hand\n" << r.err;
+}
+
+TEST_F(StatsDumpTest, SnapshotsStayConsistentAndMonotonicWhileTwoThreadsHammer) {
+  Demo demo(dir_.path(), "hammer", {"--threads", "2", "--duration", "60"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(demo.pid()), "--no-text",
+                                        "--interval", "0.02", "--count", "40"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<Json> docs = JsonLines(r.out);
+  ASSERT_EQ(docs.size(), 40u);
+  for (size_t i = 0; i < docs.size(); ++i) {
+    SCOPED_TRACE("snapshot " + std::to_string(i));
+    ExpectConsistent(docs[i]);
+    if (i > 0) ExpectMonotonic(docs[i - 1], docs[i]);
+  }
+  EXPECT_LT(U(docs.front(), "total_allocs"), U(docs.back(), "total_allocs"))
+      << "the demo was working meanwhile";
+}
+
+TEST_F(StatsDumpTest, WithoutPidPicksTheOnlyLiveProcessElseSaysWhy) {
+  RunResult none = StatsDump(dir_.path(), {});
+  EXPECT_EQ(none.code, 11);
+  EXPECT_EQ(none.out, "");
+  EXPECT_EQ(CountLines(none.err), 1u) << none.err;
+
+  Demo one(dir_.path(), "one", {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(one.ready()) << one.Errors();
+  RunResult single = StatsDump(dir_.path(), {"--json"});
+  ASSERT_EQ(single.code, 0) << single.err;
+  EXPECT_EQ(Json::parse(single.out)["pid"], one.pid());
+
+  Demo two(dir_.path(), "two", {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(two.ready()) << two.Errors();
+  RunResult several = StatsDump(dir_.path(), {});
+  EXPECT_EQ(several.code, 12);
+  EXPECT_EQ(several.out, "");
+  EXPECT_NE(several.err.find("pid " + std::to_string(one.pid())), std::string::npos);
+  EXPECT_NE(several.err.find("pid " + std::to_string(two.pid())), std::string::npos);
+  EXPECT_NE(several.err.find("-p PID"), std::string::npos) << several.err;
+}
+
+TEST_F(StatsDumpTest, SeveralAllocatorsGiveOneDocumentEachUnlessOneIsPicked) {
+  Demo demo(dir_.path(), "multi", {"--allocators", "3", "--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  const std::string pid = std::to_string(demo.pid());
+  RunResult all = StatsDump(dir_.path(), {"-p", pid, "--json"});
+  ASSERT_EQ(all.code, 0) << all.err;
+  std::vector<Json> docs = JsonLines(all.out);
+  ASSERT_EQ(docs.size(), 3u);
+  EXPECT_EQ(docs[0]["allocator_name"], "multi");
+  EXPECT_EQ(docs[1]["allocator_name"], "multi-1");
+  EXPECT_EQ(docs[2]["allocator_name"], "multi-2");
+  EXPECT_LT(U(docs[0], "allocator_id"), U(docs[1], "allocator_id"));
+  EXPECT_LT(U(docs[1], "allocator_id"), U(docs[2], "allocator_id"));
+
+  RunResult by_name = StatsDump(dir_.path(), {"-p", pid, "--json", "--allocator", "multi-2"});
+  ASSERT_EQ(by_name.code, 0) << by_name.err;
+  ASSERT_EQ(JsonLines(by_name.out).size(), 1u);
+  EXPECT_EQ(JsonLines(by_name.out)[0]["allocator_name"], "multi-2");
+
+  const std::string id = std::to_string(U(docs[1], "allocator_id"));
+  RunResult by_id = StatsDump(dir_.path(), {"-p", pid, "--json", "--allocator", id});
+  ASSERT_EQ(by_id.code, 0) << by_id.err;
+  EXPECT_EQ(JsonLines(by_id.out)[0]["allocator_name"], "multi-1");
+
+  RunResult missing = StatsDump(dir_.path(), {"-p", pid, "--allocator", "nope"});
+  EXPECT_EQ(missing.code, 13);
+  EXPECT_EQ(missing.out, "");
+  EXPECT_NE(missing.err.find("multi-1"), std::string::npos) << missing.err;
+}
+
+TEST_F(StatsDumpTest, FindsARegionMadeElsewhereThroughTheProcessMaps) {
+  ScratchDir elsewhere;
+  Demo demo(elsewhere.path(), "elsewhere", {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(demo.pid()), "--json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(Json::parse(r.out)["allocator_name"], "elsewhere");
+}
+
+TEST_F(StatsDumpTest, UsageErrorsExitThreeWithOneLine) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--bogus"}, {"--doctor", "--interval", "1"},
+        {"--count", "0"}, {"--window", "1"}, {"--list", "-p", "1"},
+        {"--list", "--gc"}}) {
+    RunResult r = StatsDump(dir_.path(), args);
+    EXPECT_EQ(r.code, 3) << args[0];
+    EXPECT_EQ(r.out, "") << args[0];
+    EXPECT_EQ(CountLines(r.err), 1u) << r.err;
+  }
+  RunResult off = tslab::tool_test::Run({BinDir() + "/stats_dump"}, {"TSLAB_STATS_DIR=off"});
+  EXPECT_EQ(off.code, 3);
+  EXPECT_NE(off.err.find("--dir"), std::string::npos) << off.err;
+}
+
+TEST_F(StatsDumpTest, PermissionDeniedWhenTheRegionIsAnotherUsers) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to run stats_dump as another user";
+  Demo demo(dir_.path(), "private", {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(demo.pid())}, 60, 65534);
+  EXPECT_EQ(r.code, 6) << r.err;
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("permission denied"), std::string::npos) << r.err;
+}
+
+TEST_F(StatsDumpTest, TargetExitingEndsAStreamWithCompleteLines) {
+  Demo demo(dir_.path(), "brief", {"--duration", "0.3", "--linger", "0.5"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(demo.pid()), "--no-text",
+                                        "--interval", "0.05"}, 60);
+  EXPECT_EQ(r.code, 16) << r.err;
+  EXPECT_NE(r.err.find("exited"), std::string::npos) << r.err;
+  EXPECT_GE(JsonLines(r.out).size(), 1u);  // every line parses
+  EXPECT_EQ(demo.process().Wait(30), 0);
+  EXPECT_TRUE(dir_.Regions().empty()) << "a normal exit removes the region files";
+}
+
+TEST_F(StatsDumpTest, KilledProcessLeavesAStaleFileThatListIgnoresAndGcRemoves) {
+  Demo killed(dir_.path(), "killed", {"--duration", "60", "--pause-ms", "1"});
+  Demo alive(dir_.path(), "alive", {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(killed.ready() && alive.ready());
+  const pid_t dead = killed.pid();
+  EXPECT_EQ(killed.Stop(SIGKILL), 128 + SIGKILL);
+  ASSERT_EQ(dir_.Regions().size(), 2u) << "SIGKILL leaves the region file";
+
+  RunResult stale = StatsDump(dir_.path(), {"-p", std::to_string(dead)});
+  EXPECT_EQ(stale.code, 10) << stale.err;
+  EXPECT_NE(stale.err.find("--gc"), std::string::npos) << stale.err;
+
+  RunResult list = StatsDump(dir_.path(), {"--list", "--json"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  const Json l = Json::parse(list.out);
+  ASSERT_EQ(l.size(), 1u) << list.out;
+  EXPECT_EQ(l[0]["pid"], alive.pid());
+  EXPECT_EQ(l[0]["allocator_name"], "alive");
+  EXPECT_NE(l[0]["command"].get<std::string>().find("tslab-demo"), std::string::npos);
+
+  RunResult text = StatsDump(dir_.path(), {"--list"});
+  EXPECT_NE(text.out.find(std::to_string(alive.pid())), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find(std::to_string(dead) + " "), std::string::npos) << text.out;
+
+  RunResult gc = StatsDump(dir_.path(), {"--gc"});
+  ASSERT_EQ(gc.code, 0) << gc.err;
+  EXPECT_NE(gc.out.find("removed 1 stale"), std::string::npos) << gc.out;
+  std::vector<std::string> left = dir_.Regions();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].rfind("tslab-" + std::to_string(alive.pid()) + "-", 0), 0u);
+}
+
+// ---- crafted region files ----
+
+// A real region image (this process's own allocator), to be patched.
+std::string RealRegionImage() {
+  ScratchDir d;
+  tslab_options o;
+  tslab_options_init(&o);
+  o.stats_dir = d.path().c_str();
+  o.name = "crafted";
+  tslab_allocator* a = tslab_create(&o);
+  if (a == nullptr) return "";
+  for (int i = 0; i < 100; ++i) (void)tslab_alloc(a, 200, 0, nullptr);
+  std::string image = ReadFile(tslab_region_path(a));
+  tslab_destroy(a);
+  return image;
+}
+
+TslabRegionHeader* Header(std::string* image) {
+  return reinterpret_cast<TslabRegionHeader*>(image->data());
+}
+
+struct CraftCase {
+  const char* name;
+  int expected_exit;
+  // Patches the image (already made the target's: pid and start ticks).
+  void (*mutate)(std::string* image);
+};
+
+void NoChange(std::string*) {}
+void BadMagic(std::string* i) { Header(i)->magic ^= 0x5a5a; }
+void ZeroFilled(std::string* i) { std::memset(i->data(), 0, i->size()); }
+void BadOffsets(std::string* i) { Header(i)->off_classes = 8; }
+void OtherPid(std::string* i) { Header(i)->pid += 1; }
+void OtherVersion(std::string* i) { Header(i)->layout_version = 2; }
+void ReusedPid(std::string* i) { Header(i)->start_time_ticks += 1; }
+void HalfTruncated(std::string* i) { i->resize(i->size() / 2); }
+void HeaderTruncated(std::string* i) { i->resize(100); }
+void SizeTooBig(std::string* i) { Header(i)->region_size += 4096; }
+
+class CraftedRegionTest : public ::testing::TestWithParam<CraftCase> {
+ protected:
+  ScratchDir dir_;
+};
+
+TEST_P(CraftedRegionTest, IsReadOrRefusedWithItsExitCode) {
+  const CraftCase& c = GetParam();
+  std::string image = RealRegionImage();
+  ASSERT_GE(image.size(), sizeof(TslabRegionHeader));
+  // A live process without tslab stands in as the region's owner.
+  Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
+  ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
+  Header(&image)->pid = sleeper.pid();
+  Header(&image)->start_time_ticks = StartTicks(sleeper.pid());
+  c.mutate(&image);
+  const std::string file = "tslab-" + std::to_string(sleeper.pid()) + "-1.stats";
+  ASSERT_TRUE(WriteFile(dir_ / file, image));
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(sleeper.pid()), "--json"});
+  EXPECT_EQ(r.code, c.expected_exit) << r.err;
+  if (c.expected_exit == 0) {
+    const Json doc = Json::parse(r.out);
+    EXPECT_EQ(doc["pid"], sleeper.pid());
+    EXPECT_EQ(doc["allocator_name"], "crafted");
+    EXPECT_EQ(U(doc, "total_allocs"), 100u);
+  } else {
+    EXPECT_EQ(r.out, "") << "no partial JSON on an error";
+    EXPECT_EQ(CountLines(r.err), 1u) << r.err;
+    EXPECT_EQ(r.err.rfind("stats_dump: ", 0), 0u) << r.err;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Files, CraftedRegionTest,
+    ::testing::Values(CraftCase{"Valid", 0, NoChange},
+                      CraftCase{"BadMagic", 7, BadMagic},
+                      CraftCase{"NeverInitialised", 7, ZeroFilled},
+                      CraftCase{"BadOffsets", 7, BadOffsets},
+                      CraftCase{"HeaderNamesAnotherPid", 7, OtherPid},
+                      CraftCase{"HalfTruncated", 8, HalfTruncated},
+                      CraftCase{"HeaderTruncated", 8, HeaderTruncated},
+                      CraftCase{"SizeBeyondFile", 8, SizeTooBig},
+                      CraftCase{"ForeignLayoutVersion", 9, OtherVersion},
+                      CraftCase{"ReusedPid", 10, ReusedPid}),
+    [](const ::testing::TestParamInfo<CraftCase>& i) { return std::string(i.param.name); });
+
+TEST_F(StatsDumpTest, NoSuchProcessAndNotATslabProcess) {
+  Process gone({{"/bin/true"}, {}, "", ""});
+  ASSERT_EQ(gone.Wait(30), 0);
+  RunResult none = StatsDump(dir_.path(), {"-p", std::to_string(gone.pid())});
+  EXPECT_EQ(none.code, 4) << none.err;
+  EXPECT_EQ(none.out, "");
+
+  Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
+  ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
+  RunResult plain = StatsDump(dir_.path(), {"-p", std::to_string(sleeper.pid())});
+  EXPECT_EQ(plain.code, 5) << plain.err;
+  EXPECT_EQ(plain.out, "");
+  EXPECT_NE(plain.err.find("not a tslab process"), std::string::npos) << plain.err;
+}
+
+TEST_F(StatsDumpTest, RegionOfAnotherOwnerIsNotTrusted) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
+  std::string image = RealRegionImage();
+  Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
+  ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
+  Header(&image)->pid = sleeper.pid();
+  Header(&image)->start_time_ticks = StartTicks(sleeper.pid());
+  const std::string file = dir_ / ("tslab-" + std::to_string(sleeper.pid()) + "-1.stats");
+  ASSERT_TRUE(WriteFile(file, image));
+  ASSERT_EQ(chown(file.c_str(), 65534, 65534), 0);
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(sleeper.pid())});
+  EXPECT_EQ(r.code, 7) << r.err;
+  EXPECT_NE(r.err.find("not trusted"), std::string::npos) << r.err;
+}
+
+TEST_F(StatsDumpTest, GcRemovesDeadAndReusedPidFilesOnly) {
+  Demo alive(dir_.path(), "alive", {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(alive.ready()) << alive.Errors();
+  Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
+  Process gone({{"/bin/true"}, {}, "", ""});
+  ASSERT_EQ(gone.Wait(30), 0);
+  ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
+  std::string image = RealRegionImage();
+  auto craft = [&](pid_t pid, uint64_t ticks, int id, bool corrupt) {
+    std::string i = image;
+    Header(&i)->pid = pid;
+    Header(&i)->start_time_ticks = ticks;
+    if (corrupt) Header(&i)->magic = 1;
+    return WriteFile(dir_ / ("tslab-" + std::to_string(pid) + "-" + std::to_string(id) +
+                             ".stats"), i);
+  };
+  ASSERT_TRUE(craft(gone.pid(), 1, 1, false));                             // dead
+  ASSERT_TRUE(craft(sleeper.pid(), StartTicks(sleeper.pid()) + 7, 1, false));  // reused
+  ASSERT_TRUE(craft(sleeper.pid(), StartTicks(sleeper.pid()), 2, true));   // live, corrupt
+  ASSERT_EQ(dir_.Regions().size(), 4u);
+  RunResult gc = StatsDump(dir_.path(), {"--gc"});
+  ASSERT_EQ(gc.code, 0) << gc.err;
+  EXPECT_NE(gc.out.find("removed 2 stale"), std::string::npos) << gc.out;
+  std::vector<std::string> left = dir_.Regions();
+  ASSERT_EQ(left.size(), 2u);
+  EXPECT_EQ(left[0].rfind("tslab-" + std::to_string(alive.pid()) + "-", 0) == 0 ||
+                left[1].rfind("tslab-" + std::to_string(alive.pid()) + "-", 0) == 0,
+            true);
+  EXPECT_TRUE(std::find(left.begin(), left.end(),
+                        "tslab-" + std::to_string(sleeper.pid()) + "-2.stats") != left.end())
+      << "a live process's corrupt region is not gc's to judge";
+}
+
+}  // namespace
