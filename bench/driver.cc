@@ -17,6 +17,9 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
 #include <ctime>
 #include <fstream>
 #include <iostream>
@@ -112,6 +115,44 @@ std::string FirstLineOf(const char* path, const std::string& prefix) {
   return "?";
 }
 
+// Private copies of the worker binaries, taken once at start: the working
+// tree is shared, and a rebuild during a run would otherwise mix library
+// versions between rounds (or fail an exec mid-link). Removed at the end.
+class WorkerCopies {
+ public:
+  WorkerCopies() {
+    char tmpl[] = "/tmp/tslab-bench.XXXXXX";
+    if (mkdtemp(tmpl) != nullptr) dir_ = tmpl;
+  }
+  ~WorkerCopies() {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
+  }
+  WorkerCopies(const WorkerCopies&) = delete;
+  WorkerCopies& operator=(const WorkerCopies&) = delete;
+  // The copy of path ("" with *err set if it cannot be made).
+  std::string Get(const std::string& path, std::string* err) {
+    auto it = copies_.find(path);
+    if (it != copies_.end()) return it->second;
+    if (dir_.empty()) {
+      *err = "cannot create a directory under /tmp";
+      return "";
+    }
+    std::string to = dir_ + "/" + std::filesystem::path(path).filename().string();
+    std::error_code ec;
+    std::filesystem::copy_file(path, to, ec);
+    if (ec) {
+      *err = "cannot copy " + path + ": " + ec.message();
+      return "";
+    }
+    return copies_[path] = to;
+  }
+
+ private:
+  std::string dir_;
+  std::map<std::string, std::string> copies_;
+};
+
 // "1-min 5-min 15-min" from /proc/loadavg.
 std::string LoadAvg() {
   std::ifstream f("/proc/loadavg");
@@ -143,8 +184,10 @@ int Run(const Options& o) {
   using Clock = std::chrono::steady_clock;
   const auto t_start = Clock::now();
   const std::string load_start = LoadAvg();
+  const std::string started = Now();
   std::vector<AllocatorSpec> allocs;
   std::vector<std::string> missing;
+  WorkerCopies copies;
   for (auto& a : Allocators()) {
     if (!o.allocators.empty() &&
         std::find(o.allocators.begin(), o.allocators.end(), a.name) == o.allocators.end())
@@ -153,6 +196,12 @@ int Run(const Options& o) {
     if (access(a.worker.c_str(), X_OK) != 0) {
       missing.push_back(a.name + " (" + a.worker + " not built)");
       continue;
+    }
+    std::string err;
+    a.worker = copies.Get(a.worker, &err);
+    if (a.worker.empty()) {
+      std::cerr << "tslab-bench: " << err << "\n";
+      return 1;
     }
     allocs.push_back(a);
   }
@@ -243,11 +292,17 @@ int Run(const Options& o) {
   setup.quick = o.quick;
   utsname u{};
   uname(&u);
-  setup.notes.push_back("tslab-bench, " + Now() + (o.label.empty() ? "" : ", " + o.label) +
+  setup.notes.push_back("tslab-bench, started " + started + (o.label.empty() ? "" : ", " + o.label) +
                         (o.quick ? ", --quick (smoke run)" : ""));
-  setup.notes.push_back("load average at start " + load_start + ", at end " + LoadAvg() +
+  const std::string load_end = LoadAvg();
+  setup.notes.push_back("load average at start " + load_start + ", at end " + load_end +
                         " (other work on the machine skews absolute numbers; ratios are "
                         "per round)");
+  const double busy = 0.75 * static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
+  if (std::atof(load_start.c_str()) > busy || std::atof(load_end.c_str()) > busy)
+    setup.notes.push_back("WARNING: the machine was busy (1-min load above " + std::to_string(busy).substr(0, 4) +
+                          "): other processes competed for the CPUs, so 2-thread scaling and "
+                          "latency tails (preemptions) are unreliable in this run");
   setup.notes.push_back("machine: " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs (" +
                         FirstLineOf("/proc/cpuinfo", "model name") + "), Linux " + u.release +
                         "; workers not pinned, machine not isolated: expect noise");
@@ -259,7 +314,7 @@ int Run(const Options& o) {
       " per batch, " + std::to_string(o.epoch_cycles) + " cycles; latency: every call of " +
       std::to_string(o.lat_cycles) + " churn cycles timed");
   setup.notes.push_back("rounds interleaved (allocator order rotated per round), each run a "
-                        "fresh process; drift = RSS after cycle 10 -> end");
+                        "fresh process (private copies of the workers); drift = RSS after cycle 10 -> end");
   for (const auto& a : allocs) {
     std::string from = store.Info(a.name, "malloc_from");
     setup.notes.push_back("  " + a.name + ": " + a.about +
