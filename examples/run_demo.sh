@@ -44,10 +44,13 @@ section "stats_dump --doctor -p $healthy"
 rc=0; "$bin/stats_dump" --doctor -p "$healthy" || rc=$?
 echo "(exit code $rc: 0 healthy, 1 warning, 2 critical)"
 
-# >>> tslab-trace hook (USDT issue): a few seconds of `tslab-trace -p "$healthy"`
-# go here, e.g.:
-#   section "tslab-trace -p $healthy 1 3"
-#   "$bin/tslab-trace" -p "$healthy" 1 3
+# >>> tslab-trace hook (USDT issue): a few seconds of `tslab-trace -p`
+section "tslab-trace -p $healthy --probe slow_path,epoch_close,madvise 1 3 (BPF on the USDT probes: latency histograms, no restart)"
+rc=0
+"$bin/tslab-trace" -p "$healthy" --probe slow_path,epoch_close,madvise 1 3 || rc=$?
+if [ "$rc" != 0 ]; then
+  echo "(tslab-trace exit code $rc: 3 = needs root or CAP_BPF+CAP_PERFMON; see docs/tslab-trace.md)"
+fi
 # <<< tslab-trace hook
 
 start_demo leaky --threads 2 --duration 30 --pause-ms 1 --leak --alloc-closed

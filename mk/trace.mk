@@ -69,3 +69,6 @@ all: trace
 # The probe tests read docs/ from the source tree.
 $(OBJ)/tests/usdt_notes_test.o $(OBJ)/tests/tslab_trace_test.o \
 $(OBJ)/tests/bpftrace_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'
+
+# make demo (mk/demo.mk, examples/run_demo.sh) shows tslab-trace too.
+demo: $(BIN)/tslab-trace
