@@ -19,13 +19,11 @@
 
 namespace {
 
-using tslab::trace_test::BuildDir;
-using tslab::trace_test::CopyFile;
 using tslab::trace_test::Demo;
 using tslab::trace_test::kTimeout;
 using tslab::trace_test::ReadSemaphores;
 using tslab::trace_test::SourceDir;
-using tslab::trace_test::StartDemo;
+using tslab::trace_test::StartDemoCopy;
 using tslab::trace_test::Subprocess;
 using tslab::trace_test::TempDir;
 using tslab::trace_test::WaitUntil;
@@ -127,15 +125,13 @@ TEST(BpftraceOneLiners, EveryDocumentedOneLinerRuns) {
   std::printf("  %zu one-liners from docs/bpftrace.md\n", lines.size());
 
   TempDir tmp;
-  const std::string exe = tmp.path() + "/tslab-demo";
-  ASSERT_TRUE(CopyFile(BuildDir() + "/bin/tslab-demo", exe));
   Demo d;
-  std::string err;
-  ASSERT_TRUE(StartDemo(exe,
-                        {"--duration", "600", "--threads", "2", "--pause-ms",
-                         "1", "--alloc-closed", "--bad-frees",
-                         "--cache-capacity", "0"},
-                        &d, &err, {"TSLAB_STATS_DIR=" + tmp.path()}))
+  std::string exe, err;
+  ASSERT_TRUE(StartDemoCopy(tmp.path(),
+                            {"--duration", "600", "--threads", "2",
+                             "--pause-ms", "1", "--alloc-closed",
+                             "--bad-frees", "--cache-capacity", "0"},
+                            &d, &exe, &err))
       << err;
   const std::string pid = std::to_string(d.proc.pid());
 

@@ -360,6 +360,19 @@ inline bool StartDemo(const std::string& exe,
   return true;
 }
 
+// Starts a private copy of BUILD/bin/tslab-demo made in dir (*exe), with
+// its stats region in dir too.
+inline bool StartDemoCopy(const std::string& dir,
+                          const std::vector<std::string>& args, Demo* d,
+                          std::string* exe, std::string* err) {
+  *exe = dir + "/tslab-demo";
+  if (!CopyFile(BuildDir() + "/bin/tslab-demo", *exe)) {
+    *err = "cannot copy tslab-demo to " + dir;
+    return false;
+  }
+  return StartDemo(*exe, args, d, err, {"TSLAB_STATS_DIR=" + dir});
+}
+
 // The counters of the allocator whose stats region is the file `path`.
 inline bool ReadRegion(const std::string& path, TslabSnapshot* out) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -37,6 +37,7 @@ using tslab::trace_test::ReadRegion;
 using tslab::trace_test::ReadSemaphores;
 using tslab::trace_test::SiteByte;
 using tslab::trace_test::StartDemo;
+using tslab::trace_test::StartDemoCopy;
 using tslab::trace_test::StartTracer;
 using tslab::trace_test::WaitForLineWhile;
 using tslab::trace_test::Subprocess;
@@ -129,14 +130,11 @@ TEST_P(Detach, NothingLeftInTheTarget) {
   TSLAB_SKIP_UNLESS_ROOT();
   const int sig = GetParam();
   TempDir tmp;
-  const std::string exe = tmp.path() + "/tslab-demo";
-  ASSERT_TRUE(CopyFile(BuildDir() + "/bin/tslab-demo", exe));
   Demo d;
-  std::string err;
-  ASSERT_TRUE(StartDemo(exe,
-                        {"--duration", "600", "--threads", "1", "--pause-ms",
-                         "2"},
-                        &d, &err, {"TSLAB_STATS_DIR=" + tmp.path()}))
+  std::string exe, err;
+  ASSERT_TRUE(StartDemoCopy(
+      tmp.path(), {"--duration", "600", "--threads", "1", "--pause-ms", "2"},
+      &d, &exe, &err))
       << err;
   const pid_t pid = d.proc.pid();
   TargetState before = ReadState(pid, exe);
