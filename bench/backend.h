@@ -79,9 +79,7 @@ struct MimallocOps : NoEpochs {
     mi_free(r);
     return true;
   }
-  void Describe(WorkerResult* r) {
-    r->Info("mimalloc_version", std::to_string(mi_version()));
-  }
+  void Describe(WorkerResult* r) { r->Info("mimalloc_version", std::to_string(mi_version())); }
 };
 using BackendOps = MimallocOps;
 

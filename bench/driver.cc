@@ -18,11 +18,11 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
-#include <map>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -35,11 +35,11 @@ namespace {
 
 struct AllocatorSpec {
   std::string name;
-  std::string worker;              // bench_worker_<worker>
-  std::vector<std::string> args;   // extra worker arguments
-  std::vector<std::string> env;    // extra environment
-  std::vector<std::string> only;   // workloads it runs; empty: all
-  bool peer = false;               // a malloc the targets compare against
+  std::string worker;             // bench_worker_<worker>
+  std::vector<std::string> args;  // extra worker arguments
+  std::vector<std::string> env;   // extra environment
+  std::vector<std::string> only;  // workloads it runs; empty: all
+  bool peer = false;              // a malloc the targets compare against
   std::string about;
 };
 
@@ -60,12 +60,27 @@ std::vector<AllocatorSpec> Allocators() {
       {"mimalloc", "mimalloc", {}, {}, {}, true, "mi_malloc/mi_free"},
       {"tcmalloc", "tcmalloc", {}, {}, {}, true, "libtcmalloc_minimal (replaces malloc)"},
       {"tslab", "tslab", {}, {}, {}, false, "tslab_malloc/tslab_free, current epoch"},
-      {"tslab-handle", "tslab", {"--api", "handle"}, {}, no_epoch, false,
+      {"tslab-handle",
+       "tslab",
+       {"--api", "handle"},
+       {},
+       no_epoch,
+       false,
        "tslab_alloc/tslab_free_handle"},
-      {"tslab-nostats", "tslab_nostats", {}, {}, no_epoch, false,
+      {"tslab-nostats",
+       "tslab_nostats",
+       {},
+       {},
+       no_epoch,
+       false,
        "libtslab_nostats.a (TSLAB_STATS=0)"},
       {"tslab-nousdt", "tslab_nousdt", {}, {}, cheap, false, "libtslab_nousdt.a (TSLAB_USDT=0)"},
-      {"tslab-regionoff", "tslab", {}, {"TSLAB_STATS_DIR=off"}, cheap, false,
+      {"tslab-regionoff",
+       "tslab",
+       {},
+       {"TSLAB_STATS_DIR=off"},
+       cheap,
+       false,
        "tslab with TSLAB_STATS_DIR=off (anonymous region)"},
   };
 }
@@ -162,11 +177,15 @@ std::string LoadAvg() {
 }
 
 std::vector<std::string> CommonArgs(const Options& o, int round, uint32_t cycles) {
-  return {"--live", std::to_string(o.live), "--batch", std::to_string(o.batch), "--cycles",
-          std::to_string(cycles), "--size", std::to_string(o.size), "--pairs",
-          std::to_string(o.pairs), "--lat-cycles", std::to_string(o.lat_cycles),
-          "--floor-samples", std::to_string(o.floor_samples), "--calibrate-ms",
-          std::to_string(o.calibrate_ms), "--seed", std::to_string(round + 1)};
+  return {"--live",          std::to_string(o.live),
+          "--batch",         std::to_string(o.batch),
+          "--cycles",        std::to_string(cycles),
+          "--size",          std::to_string(o.size),
+          "--pairs",         std::to_string(o.pairs),
+          "--lat-cycles",    std::to_string(o.lat_cycles),
+          "--floor-samples", std::to_string(o.floor_samples),
+          "--calibrate-ms",  std::to_string(o.calibrate_ms),
+          "--seed",          std::to_string(round + 1)};
 }
 
 bool Runs(const AllocatorSpec& a, const std::string& w) {
@@ -236,8 +255,8 @@ int Run(const Options& o) {
         RunOutcome out = RunWorker(cmd, o.timeout_s);
         if (!out.ok) {
           ++failures;
-          std::cerr << "tslab-bench: round " << r + 1 << ", " << a.name << " " << w.name
-                    << ": " << out.error << "\n";
+          std::cerr << "tslab-bench: round " << r + 1 << ", " << a.name << " " << w.name << ": "
+                    << out.error << "\n";
           continue;
         }
         store.AddDoc(a.name, w.name, r, out.doc);
@@ -254,8 +273,7 @@ int Run(const Options& o) {
         progress += cell;
       }
       std::cerr << "[round " << r + 1 << "/" << o.rounds << "] " << w.name
-                << (w.name == "latency" ? " p99.9 alloc/free ns:" : " Mops/s:") << progress
-                << "\n";
+                << (w.name == "latency" ? " p99.9 alloc/free ns:" : " Mops/s:") << progress << "\n";
     }
     if (tslab != nullptr && !o.no_snapshot) {
       WorkerCommand hold{tslab->worker, {"--workload", "hold"}, tslab->env};
@@ -292,7 +310,8 @@ int Run(const Options& o) {
   setup.quick = o.quick;
   utsname u{};
   uname(&u);
-  setup.notes.push_back("tslab-bench, started " + started + (o.label.empty() ? "" : ", " + o.label) +
+  setup.notes.push_back("tslab-bench, started " + started +
+                        (o.label.empty() ? "" : ", " + o.label) +
                         (o.quick ? ", --quick (smoke run)" : ""));
   const std::string load_end = LoadAvg();
   setup.notes.push_back("load average at start " + load_start + ", at end " + load_end +
@@ -300,21 +319,23 @@ int Run(const Options& o) {
                         "per round)");
   const double busy = 0.75 * static_cast<double>(sysconf(_SC_NPROCESSORS_ONLN));
   if (std::atof(load_start.c_str()) > busy || std::atof(load_end.c_str()) > busy)
-    setup.notes.push_back("WARNING: the machine was busy (1-min load above " + std::to_string(busy).substr(0, 4) +
+    setup.notes.push_back("WARNING: the machine was busy (1-min load above " +
+                          std::to_string(busy).substr(0, 4) +
                           "): other processes competed for the CPUs, so 2-thread scaling and "
                           "latency tails (preemptions) are unreliable in this run");
   setup.notes.push_back("machine: " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs (" +
                         FirstLineOf("/proc/cpuinfo", "model name") + "), Linux " + u.release +
                         "; workers not pinned, machine not isolated: expect noise");
+  setup.notes.push_back("churn: live " + std::to_string(o.live) + " x " + std::to_string(o.size) +
+                        " B per thread, " + std::to_string(o.batch) + " random frees + " +
+                        std::to_string(o.batch) + " allocs per cycle, " + std::to_string(o.cycles) +
+                        " cycles; pairs: " + std::to_string(o.pairs) +
+                        " alloc+free; epoch: " + std::to_string(o.batch) + " per batch, " +
+                        std::to_string(o.epoch_cycles) + " cycles; latency: every call of " +
+                        std::to_string(o.lat_cycles) + " churn cycles timed");
   setup.notes.push_back(
-      "churn: live " + std::to_string(o.live) + " x " + std::to_string(o.size) + " B per thread, " +
-      std::to_string(o.batch) + " random frees + " + std::to_string(o.batch) +
-      " allocs per cycle, " + std::to_string(o.cycles) + " cycles; pairs: " +
-      std::to_string(o.pairs) + " alloc+free; epoch: " + std::to_string(o.batch) +
-      " per batch, " + std::to_string(o.epoch_cycles) + " cycles; latency: every call of " +
-      std::to_string(o.lat_cycles) + " churn cycles timed");
-  setup.notes.push_back("rounds interleaved (allocator order rotated per round), each run a "
-                        "fresh process (private copies of the workers); drift = RSS after cycle 10 -> end");
+      "rounds interleaved (allocator order rotated per round), each run a "
+      "fresh process (private copies of the workers); drift = RSS after cycle 10 -> end");
   for (const auto& a : allocs) {
     std::string from = store.Info(a.name, "malloc_from");
     setup.notes.push_back("  " + a.name + ": " + a.about +
@@ -329,8 +350,8 @@ int Run(const Options& o) {
   AddDerived(&store, setup);
   auto checks = CheckTargets(store, setup);
   std::cout << FormatReport(store, setup, checks, false);
-  std::cout << "\n(total " << static_cast<int>(
-                                 std::chrono::duration<double>(Clock::now() - t_start).count())
+  std::cout << "\n(total "
+            << static_cast<int>(std::chrono::duration<double>(Clock::now() - t_start).count())
             << " s)\n";
   std::string err;
   if (!o.csv.empty() && !WriteCsv(o.csv, store, &err)) {
@@ -353,8 +374,9 @@ int Run(const Options& o) {
 
 int main(int argc, char** argv) {
   tslab::bench::Options o;
-  CLI::App app{"tslab-bench: tslab vs glibc/jemalloc/mimalloc/tcmalloc, interleaved rounds, "
-               "medians"};
+  CLI::App app{
+      "tslab-bench: tslab vs glibc/jemalloc/mimalloc/tcmalloc, interleaved rounds, "
+      "medians"};
   std::vector<std::string> all_allocs, all_works;
   for (auto& a : tslab::bench::Allocators()) all_allocs.push_back(a.name);
   for (auto& w : tslab::bench::Workloads()) all_works.push_back(w.name);
@@ -366,7 +388,8 @@ int main(int argc, char** argv) {
   app.add_option("--workloads", o.workloads, "only these (comma list)")
       ->delimiter(',')
       ->check(CLI::IsMember(all_works));
-  app.add_option("--live", o.live, "churn live objects per thread")->check(CLI::Range(1u, 10000000u));
+  app.add_option("--live", o.live, "churn live objects per thread")
+      ->check(CLI::Range(1u, 10000000u));
   app.add_option("--batch", o.batch, "frees+allocs per cycle")->check(CLI::Range(1u, 10000000u));
   app.add_option("--cycles", o.cycles, "churn/epoch cycles")->check(CLI::Range(1u, 1000000u));
   app.add_option("--size", o.size, "object size in bytes")->check(CLI::Range(1, 768));

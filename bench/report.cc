@@ -88,8 +88,7 @@ std::string LatencyCell(const ResultStore& s, const std::string& a, const char* 
 // "1.12x (12.0% above)"-style wording of a ratio against a floor.
 std::string RatioWords(double r) {
   double pct = (r - 1.0) * 100.0;
-  return Fmt(r, 3) + "x (" + Fmt(std::fabs(pct), 1) + "% " + (pct >= 0 ? "above" : "below") +
-         ")";
+  return Fmt(r, 3) + "x (" + Fmt(std::fabs(pct), 1) + "% " + (pct >= 0 ? "above" : "below") + ")";
 }
 
 }  // namespace
@@ -177,7 +176,8 @@ std::vector<TargetCheck> CheckTargets(const ResultStore& s, const ReportSetup& s
     add(true, *r >= 1.0, "churn throughput (1 thread) >= mimalloc's",
         t + "/mimalloc " + RatioWords(*r));
   else
-    add(false, false, "churn throughput (1 thread) >= mimalloc's", "no mimalloc or tslab churn results");
+    add(false, false, "churn throughput (1 thread) >= mimalloc's",
+        "no mimalloc or tslab churn results");
 
   {
     std::optional<double> mine = s.Median({t, "latency", "alloc_p999_ns"});
@@ -275,8 +275,8 @@ std::string FormatReport(const ResultStore& s, const ReportSetup& setup,
     o << (markdown ? "- " : "") << "TSC: " << Fmt(tpn, 4)
       << " ticks/ns (calibrated against CLOCK_MONOTONIC, 100 ms); timer floor (empty timed "
          "region): p50 "
-      << Fmt(floor50, 1) << " ns, p99 " << Fmt(floor99, 1)
-      << " ns; resolution " << Fmt(gran, 1) << " ns; the latencies below INCLUDE the floor\n";
+      << Fmt(floor50, 1) << " ns, p99 " << Fmt(floor99, 1) << " ns; resolution " << Fmt(gran, 1)
+      << " ns; the latencies below INCLUDE the floor\n";
   o << "\n" << h << "Medians over " << s.rounds() << " round(s); Mops/s count allocs + frees\n";
   if (markdown) o << "\n";
   Table t({"allocator", "churn Mops/s", "range %", "2 thr Mops/s", "2t/1t", "pairs Mops/s",

@@ -26,8 +26,8 @@ double Left(Clock::time_point deadline) {
 }
 
 Clock::time_point After(double s) {
-  return Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                            std::chrono::duration<double>(s));
+  return Clock::now() +
+         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
 }
 
 // Our environment with cmd.env laid over it.
@@ -154,8 +154,7 @@ bool WorkerProcess::Finish(double timeout_s, std::string* err) {
     }
     if (Left(deadline) <= 0) {
       Kill();
-      *err = "did not exit within " + std::to_string(static_cast<int>(timeout_s)) +
-             " s (killed)";
+      *err = "did not exit within " + std::to_string(static_cast<int>(timeout_s)) + " s (killed)";
       return false;
     }
     usleep(2000);

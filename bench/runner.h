@@ -52,9 +52,9 @@ class WorkerProcess {
 
 struct RunOutcome {
   bool ok = false;
-  std::string error;    // when !ok
-  nlohmann::json doc;   // the worker's result line when ok
-  double wall_s = 0;    // process start to exit
+  std::string error;   // when !ok
+  nlohmann::json doc;  // the worker's result line when ok
+  double wall_s = 0;   // process start to exit
 };
 
 // Runs a worker to completion: its last stdout line must be a JSON object

@@ -58,12 +58,8 @@ struct WorkerResult {
   std::vector<std::pair<std::string, std::string>> info;
   std::string error;  // non-empty: the run failed, say why
 
-  void Metric(std::string name, double v) {
-    metrics.emplace_back(std::move(name), v);
-  }
-  void Info(std::string name, std::string v) {
-    info.emplace_back(std::move(name), std::move(v));
-  }
+  void Metric(std::string name, double v) { metrics.emplace_back(std::move(name), v); }
+  void Info(std::string name, std::string v) { info.emplace_back(std::move(name), std::move(v)); }
 };
 
 // Called by the hold workload once its live set is in place; prints the

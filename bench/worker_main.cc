@@ -27,8 +27,7 @@ WorkerConfig g_cfg;
 std::string MallocFrom() {
   Dl_info info;
   void* sym = dlsym(RTLD_DEFAULT, "malloc");
-  if (sym == nullptr || dladdr(sym, &info) == 0 || info.dli_fname == nullptr)
-    return "?";
+  if (sym == nullptr || dladdr(sym, &info) == 0 || info.dli_fname == nullptr) return "?";
   return info.dli_fname;
 }
 
@@ -76,8 +75,10 @@ int main(int argc, char** argv) {
   app.add_option("--api", api, "tslab: ptr (tslab_malloc/free) or handle")
       ->check(CLI::IsMember({"ptr", "handle"}));
   app.add_option("--threads", g_cfg.threads, "churn threads")->check(CLI::Range(1, 64));
-  app.add_option("--live", g_cfg.live, "live objects per thread")->check(CLI::Range(1u, 100000000u));
-  app.add_option("--batch", g_cfg.batch, "frees+allocs per cycle")->check(CLI::Range(1u, 100000000u));
+  app.add_option("--live", g_cfg.live, "live objects per thread")
+      ->check(CLI::Range(1u, 100000000u));
+  app.add_option("--batch", g_cfg.batch, "frees+allocs per cycle")
+      ->check(CLI::Range(1u, 100000000u));
   app.add_option("--cycles", g_cfg.cycles, "churn/epoch cycles")->check(CLI::Range(1u, 100000000u));
   app.add_option("--size", g_cfg.size, "object size, bytes")->check(CLI::Range(1, 768));
   app.add_option("--warm-cycle", g_cfg.warm_cycle, "RSS warm sample after N cycles");

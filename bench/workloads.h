@@ -40,9 +40,7 @@ struct Rng {
     return z ^ (z >> 31);
   }
   // Uniform enough in [0, n) (Lemire's multiply-shift, no rejection).
-  uint32_t Below(uint32_t n) {
-    return static_cast<uint32_t>(((Next() >> 32) * n) >> 32);
-  }
+  uint32_t Below(uint32_t n) { return static_cast<uint32_t>(((Next() >> 32) * n) >> 32); }
 };
 
 // The caller's first write into a new object; the asm keeps the compiler
@@ -53,14 +51,13 @@ inline void Touch(void* p, uint64_t v) {
 }
 
 inline double SecondsSince(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-      .count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 inline double DriftPct(uint64_t warm, uint64_t end) {
   return warm == 0 ? 0.0
-                   : (static_cast<double>(end) - static_cast<double>(warm)) *
-                         100.0 / static_cast<double>(warm);
+                   : (static_cast<double>(end) - static_cast<double>(warm)) * 100.0 /
+                         static_cast<double>(warm);
 }
 
 // The metrics of a timed run that tracks RSS.
@@ -100,8 +97,8 @@ struct ChurnSet {
   // Frees `batch` distinct random objects, then allocates `batch`. With
   // kTimed, each call's ticks go to free_ticks/alloc_ticks[0, batch).
   template <bool kTimed>
-  bool Cycle(const Ops& ops, uint32_t batch, uint32_t size,
-             uint32_t* free_ticks = nullptr, uint32_t* alloc_ticks = nullptr) {
+  bool Cycle(const Ops& ops, uint32_t batch, uint32_t size, uint32_t* free_ticks = nullptr,
+             uint32_t* alloc_ticks = nullptr) {
     const uint32_t live = static_cast<uint32_t>(refs.size());
     for (uint32_t k = 0; k < batch; ++k) {
       uint32_t j = k + rng.Below(live - k);
@@ -172,8 +169,7 @@ bool RunChurn(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   for (auto& th : threads) th.join();
   uint64_t rss_end = RssBytes();
   double secs = 0;
-  for (auto& e : ends)
-    secs = std::max(secs, std::chrono::duration<double>(e - t0).count());
+  for (auto& e : ends) secs = std::max(secs, std::chrono::duration<double>(e - t0).count());
   uint64_t refused = 0;
   for (auto& s : sets) {
     s.Drain(ops);
@@ -227,8 +223,7 @@ bool RunPairs(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
 template <class Ops>
 bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   using Ref = typename Ops::Ref;
-  std::vector<Ref> sets[2] = {std::vector<Ref>(cfg.batch),
-                              std::vector<Ref>(cfg.batch)};
+  std::vector<Ref> sets[2] = {std::vector<Ref>(cfg.batch), std::vector<Ref>(cfg.batch)};
   std::vector<uint32_t> order(cfg.batch);
   std::iota(order.begin(), order.end(), 0u);
   Rng rng{cfg.seed};
@@ -292,8 +287,7 @@ bool RunLatency(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
             s.template Cycle<false>(ops, cfg.batch, cfg.size);
   for (uint32_t c = 0; ok && c < cfg.lat_cycles; ++c) {
     size_t off = static_cast<size_t>(c) * cfg.batch;
-    ok = s.template Cycle<true>(ops, cfg.batch, cfg.size, &free_ticks[off],
-                                &alloc_ticks[off]);
+    ok = s.template Cycle<true>(ops, cfg.batch, cfg.size, &free_ticks[off], &alloc_ticks[off]);
   }
   s.Drain(ops);
   if (!ok || s.refused_frees) {
