@@ -418,24 +418,7 @@ TEST_F(StatsDumpTest, KilledProcessLeavesAStaleFileThatListIgnoresAndGcRemoves) 
 
 // ---- crafted region files ----
 
-// A real region image (this process's own allocator), to be patched.
-std::string RealRegionImage() {
-  ScratchDir d;
-  tslab_options o;
-  tslab_options_init(&o);
-  o.stats_dir = d.path().c_str();
-  o.name = "crafted";
-  tslab_allocator* a = tslab_create(&o);
-  if (a == nullptr) return "";
-  for (int i = 0; i < 100; ++i) (void)tslab_alloc(a, 200, 0, nullptr);
-  std::string image = ReadFile(tslab_region_path(a));
-  tslab_destroy(a);
-  return image;
-}
-
-TslabRegionHeader* Header(std::string* image) {
-  return reinterpret_cast<TslabRegionHeader*>(image->data());
-}
+TslabRegionHeader* Header(std::string* image) { return ImageHeader(image); }
 
 struct CraftCase {
   const char* name;
@@ -467,8 +450,7 @@ TEST_P(CraftedRegionTest, IsReadOrRefusedWithItsExitCode) {
   // A live process without tslab stands in as the region's owner.
   Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
   ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
-  Header(&image)->pid = sleeper.pid();
-  Header(&image)->start_time_ticks = StartTicks(sleeper.pid());
+  RetargetImage(&image, sleeper.pid());
   c.mutate(&image);
   const std::string file = "tslab-" + std::to_string(sleeper.pid()) + "-1.stats";
   ASSERT_TRUE(WriteFile(dir_ / file, image));
@@ -520,8 +502,7 @@ TEST_F(StatsDumpTest, RegionOfAnotherOwnerIsNotTrusted) {
   std::string image = RealRegionImage();
   Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
   ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
-  Header(&image)->pid = sleeper.pid();
-  Header(&image)->start_time_ticks = StartTicks(sleeper.pid());
+  RetargetImage(&image, sleeper.pid());
   const std::string file = dir_ / ("tslab-" + std::to_string(sleeper.pid()) + "-1.stats");
   ASSERT_TRUE(WriteFile(file, image));
   ASSERT_EQ(chown(file.c_str(), 65534, 65534), 0);

@@ -36,6 +36,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tslab/stats_region.h"
+#include "tslab/tslab.h"
+
 namespace tslab::tool_test {
 
 using Json = nlohmann::ordered_json;
@@ -278,6 +281,39 @@ inline uint64_t StartTicks(pid_t pid) {
     if (i == 22) return std::stoull(field);
   }
   return 0;
+}
+
+// A real region image, made by an allocator of this very process (named
+// "crafted", 100 allocations of 200 bytes), for tests to patch into
+// corrupt, stale or foreign files.
+inline std::string RealRegionImage() {
+  ScratchDir d;
+  tslab_options o;
+  tslab_options_init(&o);
+  o.stats_dir = d.path().c_str();
+  o.name = "crafted";
+  tslab_allocator* a = tslab_create(&o);
+  if (a == nullptr) return "";
+  for (int i = 0; i < 100; ++i) (void)tslab_alloc(a, 200, 0, nullptr);
+  std::string image = ReadFile(tslab_region_path(a));
+  tslab_destroy(a);
+  return image;
+}
+
+inline TslabRegionHeader* ImageHeader(std::string* image) {
+  return reinterpret_cast<TslabRegionHeader*>(image->data());
+}
+
+// Shard i of an image (REQUIRES: a whole image).
+inline TslabRegionShard* ImageShard(std::string* image, int i) {
+  return reinterpret_cast<TslabRegionShard*>(image->data() +
+                                             ImageHeader(image)->off_shards) + i;
+}
+
+// Makes image the region of process pid (header pid and start time).
+inline void RetargetImage(std::string* image, pid_t pid) {
+  ImageHeader(image)->pid = pid;
+  ImageHeader(image)->start_time_ticks = StartTicks(pid);
 }
 
 }  // namespace tslab::tool_test

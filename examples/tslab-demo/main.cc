@@ -54,6 +54,7 @@ struct DemoOptions {
   bool madvise_fail = false;
   bool bad_frees = false;
   bool region_off = false;
+  bool no_touch = false;  // skip writing the objects: allocator calls only
   int allocators = 1;
   int batch = 64;        // requests per thread per batch
   int objects = 8;       // objects per request, at most
@@ -207,7 +208,7 @@ class Demo {
             continue;
           }
           ++tot->allocs;
-          std::memset(p, static_cast<int>(request_no), size);  // the "work"
+          if (!o_.no_touch) std::memset(p, static_cast<int>(request_no), size);
           live.emplace_back(a, h);
         }
         const bool leak_now =
@@ -290,6 +291,9 @@ int Main(int argc, char** argv) {
                "make every madvise fail (through the allocator's madvise hook)");
   app.add_flag("--bad-frees", o.bad_frees, "free one object twice per batch");
   app.add_flag("--region-off", o.region_off, "no stats region file");
+  app.add_flag("--no-touch", o.no_touch,
+               "do not write the objects (back-to-back allocator calls: "
+               "more contention between threads)");
   app.add_option("--allocators", o.allocators, "allocators (each has a region)")
       ->check(CLI::Range(1, 64));
   app.add_option("--batch", o.batch, "requests per thread per batch")
