@@ -162,15 +162,20 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
   ShardRef sh = ShardAt(shard);
   TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slow_path_hits, 1);
   EpochSlot& ep = epochs_[e];
-  std::mutex& mu = classes_[cls].heaps[h].mu;
-  LockCounted(mu, cls);
-  uint32_t st = ep.state.load(std::memory_order_acquire);
-  if (st == TSLAB_EPOCH_IDLE) {
+  if (ep.state.load(std::memory_order_acquire) == TSLAB_EPOCH_IDLE) {
     // First allocation into a never-opened slot opens it (compatible with
     // the original, where every slot accepts allocations until closed).
-    OpenEpoch(e);
-    st = TSLAB_EPOCH_ACTIVE;
+    // Under advance_mu_, like every other state change: opening under the
+    // heap lock alone could undo a close that ran between our load of IDLE
+    // and the open, leaving a closed epoch ACTIVE. Once per slot, ever.
+    std::lock_guard<std::mutex> advance_lock(advance_mu_);
+    if (ep.state.load(std::memory_order_acquire) == TSLAB_EPOCH_IDLE) {
+      OpenEpoch(e);
+    }
   }
+  std::mutex& mu = classes_[cls].heaps[h].mu;
+  LockCounted(mu, cls);
+  const uint32_t st = ep.state.load(std::memory_order_acquire);
   void* result = nullptr;
   if (st != TSLAB_EPOCH_ACTIVE) {
     reason = TSLAB_SLOW_EPOCH_CLOSED;
