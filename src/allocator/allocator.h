@@ -186,6 +186,10 @@ class Allocator {
   void Madvise(SlabMeta* first, uint64_t pages, uint32_t cls);
   void OpenEpoch(uint32_t e);
   void MaybeDrained(uint32_t e);
+  // True if a slab on e's lists holds an allocated slot. Takes each heap
+  // lock in turn (REQUIRES: none held). Cold: the ring wrap onto an ACTIVE
+  // slot only.
+  bool EpochHoldsObjects(uint32_t e);
   void PublishGauges(uint32_t cls);  // REQUIRES: class lock
 
   uint32_t id_ = 0;

@@ -40,8 +40,11 @@ uint32_t Allocator::EpochAdvance() {
     AtomicStore(region_.epoch(next).slab_count, 0);
     OpenEpoch(next);
   } else if (st == TSLAB_EPOCH_ACTIVE) {
-    // Never closed: the slot stays open and keeps its objects.
-    if (ep.slab_count.load(std::memory_order_acquire) != 0) {
+    // Never closed: the slot stays open and keeps its objects. A live wrap
+    // only if it still holds one: the empty slabs of an open epoch whose
+    // objects were all freed share no lifetime with the new objects.
+    if (ep.slab_count.load(std::memory_order_acquire) != 0 &&
+        EpochHoldsObjects(next)) {
       TSLAB_STAT_INC(region_.global().epoch_wraps_live);
     }
   } else {
@@ -52,6 +55,26 @@ uint32_t Allocator::EpochAdvance() {
   TSLAB_STAT_INC(region_.global().epoch_advances);
   TSLAB_PROBE2(epoch_advance, old, next);
   return next;
+}
+
+bool Allocator::EpochHoldsObjects(uint32_t e) {
+  EpochSlot& ep = epochs_[e];
+  for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
+    ClassState& cs = classes_[cls];
+    for (uint32_t h = 0; h < kNumHeaps; ++h) {
+      bool found = false;
+      LockCounted(cs.heaps[h].mu, cls);
+      for (SlabMeta* s = ep.heaps[cls][h].all.head; s != nullptr && !found;
+           s = s->next) {
+        // Slabs on the lists are unsealed: any bit beyond the empty
+        // pattern is an allocated slot.
+        found = s->bits.load(std::memory_order_acquire) != cs.empty_bits;
+      }
+      cs.heaps[h].mu.unlock();
+      if (found) return true;
+    }
+  }
+  return false;
 }
 
 tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
