@@ -4,6 +4,10 @@
 
 #include <new>
 
+namespace tslab::internal {
+uint64_t DomainEra(const tslab_domain* d);  // domain.cc
+}  // namespace tslab::internal
+
 namespace {
 
 epoch_domain_t* Wrap(SlabAllocator* alloc, tslab_domain* d) {
@@ -15,7 +19,7 @@ epoch_domain_t* Wrap(SlabAllocator* alloc, tslab_domain* d) {
   }
   out->alloc = alloc;
   out->epoch_id = tslab_domain_epoch(d);
-  out->epoch_era = 0;
+  out->epoch_era = tslab::internal::DomainEra(d);
   out->refcount = 0;
   out->impl = d;
   return out;

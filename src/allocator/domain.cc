@@ -94,3 +94,8 @@ uint32_t tslab_domain_refcount(const tslab_domain* d) {
 void tslab_domain_destroy(tslab_domain* d) { delete d; }
 
 }  // extern "C"
+
+// Used by compat.cc to mirror the era into epoch_domain_t.epoch_era.
+namespace tslab::internal {
+uint64_t DomainEra(const tslab_domain* d) { return d == nullptr ? 0 : d->era; }
+}  // namespace tslab::internal
