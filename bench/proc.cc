@@ -2,6 +2,7 @@
 #include "bench/proc.h"
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -21,6 +22,12 @@ uint64_t RssBytes() {
   unsigned long long resident = std::strtoull(end, nullptr, 10);
   long ps = sysconf(_SC_PAGESIZE);
   return resident * static_cast<uint64_t>(ps > 0 ? ps : 4096);
+}
+
+double ProcessCpuSeconds() {
+  timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
 
 }  // namespace tslab::bench
