@@ -54,7 +54,7 @@ class Table {
       }
       o << (markdown ? "|\n" : "\n");
       if (markdown && ri == 0) {
-        for (size_t i = 0; i < w.size(); ++i) o << (i == 0 ? "|---" : "|---:");
+        for (size_t i = 0; i < w.size(); ++i) o << (i < left_ ? "|---" : "|---:");
         o << "|\n";
       }
     }
