@@ -275,8 +275,11 @@ TSLAB_COLD void Allocator::RecycleOnEmpty(SlabMeta* s, uint64_t tag) {
   LockCounted(mu, cls);
   uint64_t empty = cs.empty_bits;
   bool sealed = false;
+  // No read of s->list before the CAS: if a close sealed s meanwhile,
+  // ReturnSlabs writes s->list under the class lock, not ours. A slab that
+  // is still ours (same tag) and unsealed is on an epoch or drain list,
+  // guarded by this heap lock; only sealed slabs are in flight or cached.
   if (s->tag.load(std::memory_order_acquire) == tag &&
-      (s->list == ListKind::kEpoch || s->list == ListKind::kDrain) &&
       s->bits.compare_exchange_strong(empty, empty | kSealed,
                                       std::memory_order_acq_rel)) {
     UnlinkLocked(s);
