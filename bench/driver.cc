@@ -391,7 +391,8 @@ int main(int argc, char** argv) {
   app.add_option("--live", o.live, "churn live objects per thread")
       ->check(CLI::Range(1u, 10000000u));
   app.add_option("--batch", o.batch, "frees+allocs per cycle")->check(CLI::Range(1u, 10000000u));
-  app.add_option("--cycles", o.cycles, "churn cycles (default 1000)")->check(CLI::Range(1u, 1000000u));
+  app.add_option("--cycles", o.cycles, "churn cycles (default 1000)")
+      ->check(CLI::Range(1u, 1000000u));
   app.add_option("--size", o.size, "object size in bytes")->check(CLI::Range(1, 768));
   app.add_option("--epoch-cycles", o.epoch_cycles, "epoch workload cycles (default 200)")
       ->check(CLI::Range(2u, 1000000u));
