@@ -122,49 +122,8 @@ tslab_status Allocator::RefuseFree(int kind, int cls) {
   return st;
 }
 
-void Allocator::ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot,
-                            bool count) {
-  const uint32_t cls = TagClass(tag);
-  const uint64_t bit = 1ull << slot;
-  uint64_t w = s->bits.load(std::memory_order_relaxed);
-  uint64_t retries = 0;
-  for (;;) {
-    // Full -> not full: queue the slab for the slow path *before* giving
-    // the slot back, so that it is never empty (hence never sealed and
-    // recycled) while on a pending stack. `queued` makes this once-only.
-    if (__builtin_expect(w == kSlotMask, 0) &&
-        s->queued.exchange(1, std::memory_order_acq_rel) == 0) {
-      PushPending(s, tag);
-    }
-    // seq_cst: pairs with EpochClose's store of reclaim_on_empty followed
-    // by its load of bits, and with DrainPendingLocked's store of `queued`
-    // followed by its load of bits; one side always sees the other.
-    if (s->bits.compare_exchange_weak(w, w & ~bit, std::memory_order_seq_cst,
-                                      std::memory_order_relaxed)) {
-      break;
-    }
-    ++retries;
-  }
-#if TSLAB_STATS
-  ShardRef sh = CurShard();
-  if (count) {
-    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->frees[TagEpoch(tag)][cls], 1);
-    if (__builtin_expect(retries != 0, 0)) {
-      TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].free_cas_retries,
-                           retries);
-    }
-  }
-  if (__builtin_expect(w == kSlotMask, 0)) {
-    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slab_unfills, 1);
-  }
-#else
-  (void)count;
-  (void)retries;
-#endif
-  if (__builtin_expect((w & ~bit) == classes_[cls].empty_bits, 0) &&
-      s->reclaim_on_empty.load(std::memory_order_seq_cst)) {
-    RecycleOnEmpty(s, tag);
-  }
+void Allocator::UndoClaim(SlabMeta* s, uint64_t tag, uint32_t slot) {
+  ReleaseSlot(s, tag, slot, false);
 }
 
 tslab_status Allocator::FreeHandle(uint64_t h) {

@@ -28,6 +28,7 @@
 #include "src/allocator/region.h"
 #include "src/allocator/size_class.h"
 #include "src/allocator/slab.h"
+#include "src/allocator/spin_lock.h"
 #include "src/allocator/stats_macros.h"
 #include "tslab/tslab.h"
 
@@ -75,12 +76,12 @@ struct alignas(64) EpochSlot {
 // The lock of one (class, heap), over every epoch's Heap of that pair,
 // plus the heap's drain list (reopened epochs' old slabs).
 struct alignas(64) HeapLock {
-  std::mutex mu;
+  SpinLock mu;
   SlabList drain;  // guarded by mu
 };
 
 struct alignas(64) ClassState {
-  std::mutex mu;  // the cache, the overflow list
+  SpinLock mu;  // the cache, the overflow list
   uint32_t size = 0;
   uint32_t slots = 0;
   uint64_t empty_bits = 0;
@@ -108,7 +109,8 @@ class Allocator {
   Allocator& operator=(const Allocator&) = delete;
 
   // REQUIRES: cls < 8, e < 16 (the C API checks).
-  inline void* Alloc(uint32_t cls, uint32_t e, uint64_t* handle_out);
+  __attribute__((always_inline)) inline void* Alloc(uint32_t cls, uint32_t e,
+                                                    uint64_t* handle_out);
   tslab_status FreeHandle(uint64_t h);
   tslab_status FreePtr(void* p);
   void* HandlePtr(uint64_t h) const;
@@ -146,7 +148,10 @@ class Allocator {
                            uint64_t* out);
   // Clears slot's bit and handles the full->partial and ->empty
   // transitions. count: a real free (false: undoing a racy claim).
-  void ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot, bool count);
+  __attribute__((always_inline)) inline void ReleaseSlot(SlabMeta* s,
+                                                        uint64_t tag,
+                                                        uint32_t slot,
+                                                        bool count);
   tslab_status RefuseFree(int kind, int cls);
 
   ShardRef ShardAt(uint32_t i) const {
@@ -168,7 +173,22 @@ class Allocator {
                   uint64_t* out);
   void PushPending(SlabMeta* s, uint64_t tag);
   void RecycleOnEmpty(SlabMeta* s, uint64_t tag);
-  void LockCounted(std::mutex& mu, uint32_t cls);
+  // Every lock of the allocator (heap and cache locks) is taken here, so
+  // that lock_fast_acquire / lock_contended count them all: a try_lock
+  // first, no clock read.
+  void LockCounted(SpinLock& mu, uint32_t cls) {
+    ShardRef sh = CurShard();
+    if (__builtin_expect(mu.try_lock(), 1)) {
+      TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_fast_acquire,
+                           1);
+    } else {
+      mu.lock();
+      TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_contended, 1);
+    }
+    (void)sh;
+  }
+  // The fast path's rare undo of a claim on a slab that changed hands.
+  void UndoClaim(SlabMeta* s, uint64_t tag, uint32_t slot);
   // REQUIRES: heap lock (cls, h). Moves (e, cls, h)'s pending slabs to
   // avail.
   void DrainPendingLocked(uint32_t cls, uint32_t e, uint32_t h);
@@ -225,6 +245,51 @@ inline bool Allocator::TryClaim(SlabMeta* s, uint32_t* slot, bool* filled,
   }
 }
 
+inline void Allocator::ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot,
+                            bool count) {
+  const uint32_t cls = TagClass(tag);
+  const uint64_t bit = 1ull << slot;
+  uint64_t w = s->bits.load(std::memory_order_relaxed);
+  uint64_t retries = 0;
+  for (;;) {
+    // Full -> not full: queue the slab for the slow path *before* giving
+    // the slot back, so that it is never empty (hence never sealed and
+    // recycled) while on a pending stack. `queued` makes this once-only.
+    if (__builtin_expect(w == kSlotMask, 0) &&
+        s->queued.exchange(1, std::memory_order_acq_rel) == 0) {
+      PushPending(s, tag);
+    }
+    // seq_cst: pairs with EpochClose's store of reclaim_on_empty followed
+    // by its load of bits, and with DrainPendingLocked's store of `queued`
+    // followed by its load of bits; one side always sees the other.
+    if (s->bits.compare_exchange_weak(w, w & ~bit, std::memory_order_seq_cst,
+                                      std::memory_order_relaxed)) {
+      break;
+    }
+    ++retries;
+  }
+#if TSLAB_STATS
+  ShardRef sh = CurShard();
+  if (count) {
+    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->frees[TagEpoch(tag)][cls], 1);
+    if (__builtin_expect(retries != 0, 0)) {
+      TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].free_cas_retries,
+                           retries);
+    }
+  }
+  if (__builtin_expect(w == kSlotMask, 0)) {
+    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slab_unfills, 1);
+  }
+#else
+  (void)count;
+  (void)retries;
+#endif
+  if (__builtin_expect((w & ~bit) == classes_[cls].empty_bits, 0) &&
+      s->reclaim_on_empty.load(std::memory_order_seq_cst)) {
+    RecycleOnEmpty(s, tag);
+  }
+}
+
 inline void* Allocator::FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
                                     uint32_t e, uint32_t shard,
                                     uint64_t retries, uint64_t* out) {
@@ -273,7 +338,7 @@ inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
           }
           // The slab was recycled and re-owned between our reads: the
           // slot is the new owner's; give it back and take the slow path.
-          ReleaseSlot(s, now_tag, slot, false);
+          UndoClaim(s, now_tag, slot);
         } else {
           reason = 1;  // TSLAB_SLOW_CURRENT_FULL
         }

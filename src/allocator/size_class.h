@@ -23,9 +23,27 @@ inline constexpr uint32_t kMaxObjectSize = 768;
 inline constexpr uint32_t kSlabHeaderBytes = 64;
 inline constexpr uint32_t kMaxSlotsPerSlab = 63;
 
+// kSizeLookup[(size + 15) / 16] = class, for sizes 1..768 (49 entries).
+struct SizeLookup {
+  int8_t cls[kMaxObjectSize / 16 + 1];
+};
+inline constexpr SizeLookup MakeSizeLookup() {
+  SizeLookup t{};
+  uint32_t c = 0;
+  for (uint32_t i = 0; i <= kMaxObjectSize / 16; ++i) {
+    while (kClassSizes[c] < i * 16) ++c;
+    t.cls[i] = static_cast<int8_t>(c);
+  }
+  return t;
+}
+inline constexpr SizeLookup kSizeLookup = MakeSizeLookup();
+
 // Class for a size in [1, 768]; -1 otherwise. A lookup by 16-byte steps:
-// one shift, one load.
-int SizeToClass(size_t size);
+// one shift, one load (inline: it is on every allocation).
+inline int SizeToClass(size_t size) {
+  if (size == 0 || size > kMaxObjectSize) return -1;
+  return kSizeLookup.cls[(size + 15) >> 4];
+}
 
 inline uint32_t SlotsPerSlab(uint32_t cls, uint64_t page_size) {
   uint64_t n = (page_size - kSlabHeaderBytes) / kClassSizes[cls];

@@ -14,20 +14,6 @@
 
 namespace tslab::internal {
 
-// Every lock of the allocator (heap and class locks) is taken here, so
-// that lock_fast_acquire / lock_contended count them all: a try_lock
-// first, no clock read.
-TSLAB_COLD void Allocator::LockCounted(std::mutex& mu, uint32_t cls) {
-  ShardRef sh = CurShard();
-  if (mu.try_lock()) {
-    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_fast_acquire, 1);
-  } else {
-    mu.lock();
-    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_contended, 1);
-  }
-  (void)sh;
-}
-
 void Allocator::PublishGauges(uint32_t cls) {
   ClassState& cs = classes_[cls];
   TslabRegionClass& rc = region_.cls(cls);
@@ -173,7 +159,7 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
       OpenEpoch(e);
     }
   }
-  std::mutex& mu = classes_[cls].heaps[h].mu;
+  SpinLock& mu = classes_[cls].heaps[h].mu;
   LockCounted(mu, cls);
   const uint32_t st = ep.state.load(std::memory_order_acquire);
   void* result = nullptr;
@@ -271,7 +257,7 @@ void Allocator::UnlinkLocked(SlabMeta* s) {
 TSLAB_COLD void Allocator::RecycleOnEmpty(SlabMeta* s, uint64_t tag) {
   const uint32_t cls = TagClass(tag);
   ClassState& cs = classes_[cls];
-  std::mutex& mu = cs.heaps[TagHeap(tag)].mu;
+  SpinLock& mu = cs.heaps[TagHeap(tag)].mu;
   LockCounted(mu, cls);
   uint64_t empty = cs.empty_bits;
   bool sealed = false;
