@@ -162,7 +162,9 @@ tslab_status Allocator::FreeHandle(uint64_t h) {
     }
     return RefuseFree(kind, cls);
   }
-  ReleaseSlot(s, tag, slot, true);
+  if (__builtin_expect(!ReleaseSlot(s, tag, slot, true), 0)) {
+    return RefuseFree(TSLAB_FREE_KIND_DOUBLE, cls);  // a pointer free won
+  }
   return TSLAB_OK;
 }
 
@@ -189,17 +191,19 @@ tslab_status Allocator::FreePtr(void* p) {
     return RefuseFree(TSLAB_FREE_KIND_INVALID, cls);  // interior pointer
   }
   uint64_t bits = s->bits.load(std::memory_order_acquire);
-  uint16_t gen = s->gen[slot].load(std::memory_order_acquire);
-  if (__builtin_expect((bits & kSealed) || !(bits & (1ull << slot)), 0) ||
-      !s->gen[slot].compare_exchange_strong(gen, uint16_t(gen + 1),
-                                            std::memory_order_acq_rel)) {
-    // A slot never handed out has generation 0 and a clear bit.
-    bool never = s->gen[slot].load(std::memory_order_acquire) == 0;
-    return RefuseFree(never ? TSLAB_FREE_KIND_INVALID : TSLAB_FREE_KIND_DOUBLE,
-                      cls);
+  if (__builtin_expect(!(bits & kSealed) && (bits & (1ull << slot)), 1)) {
+    // Invalidate the slot's handle before the slot can be handed out
+    // again. A plain store, not a CAS: the bit CAS in ReleaseSlot decides
+    // which of two racing frees wins; two racing stores write the same
+    // value (or skip a generation, which is harmless).
+    uint16_t gen = s->gen[slot].load(std::memory_order_relaxed);
+    s->gen[slot].store(uint16_t(gen + 1), std::memory_order_relaxed);
+    if (__builtin_expect(ReleaseSlot(s, tag, slot, true), 1)) return TSLAB_OK;
   }
-  ReleaseSlot(s, tag, slot, true);
-  return TSLAB_OK;
+  // A slot never handed out has generation 0 and a clear bit.
+  bool never = s->gen[slot].load(std::memory_order_acquire) == 0;
+  return RefuseFree(never ? TSLAB_FREE_KIND_INVALID : TSLAB_FREE_KIND_DOUBLE,
+                    cls);
 }
 
 void* Allocator::HandlePtr(uint64_t h) const {

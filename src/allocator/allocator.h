@@ -148,7 +148,9 @@ class Allocator {
                            uint64_t* out);
   // Clears slot's bit and handles the full->partial and ->empty
   // transitions. count: a real free (false: undoing a racy claim).
-  __attribute__((always_inline)) inline void ReleaseSlot(SlabMeta* s,
+  // False, changing nothing, if the bit was already clear (a concurrent
+  // free of the same slot won): the bit CAS is where frees linearise.
+  __attribute__((always_inline)) inline bool ReleaseSlot(SlabMeta* s,
                                                         uint64_t tag,
                                                         uint32_t slot,
                                                         bool count);
@@ -245,13 +247,14 @@ inline bool Allocator::TryClaim(SlabMeta* s, uint32_t* slot, bool* filled,
   }
 }
 
-inline void Allocator::ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot,
+inline bool Allocator::ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot,
                             bool count) {
   const uint32_t cls = TagClass(tag);
   const uint64_t bit = 1ull << slot;
   uint64_t w = s->bits.load(std::memory_order_relaxed);
   uint64_t retries = 0;
   for (;;) {
+    if (__builtin_expect(!(w & bit), 0)) return false;
     // Full -> not full: queue the slab for the slow path *before* giving
     // the slot back, so that it is never empty (hence never sealed and
     // recycled) while on a pending stack. `queued` makes this once-only.
@@ -288,6 +291,7 @@ inline void Allocator::ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot,
       s->reclaim_on_empty.load(std::memory_order_seq_cst)) {
     RecycleOnEmpty(s, tag);
   }
+  return true;
 }
 
 inline void* Allocator::FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
