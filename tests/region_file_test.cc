@@ -180,7 +180,12 @@ TEST_F(RegionFileTest, RemovedWhenTheAllocatorIsDestroyed) {
   EXPECT_TRUE(dir_.Regions().empty());
 }
 
-// A child creates an allocator, reports its path, and leaves by `how`.
+// Where a child keeps the allocator it never destroys, so that a leak
+// checker sees it reachable (volatile: the store must stay).
+tslab_allocator* volatile g_never_destroyed = nullptr;
+
+// A child creates an allocator, reports its path, and leaves by exit()
+// (normal_exit) or by _exit(), as a killed process would.
 std::string PathFromChild(const std::string& dir, bool normal_exit, int* status) {
   int fds[2];
   if (pipe(fds) != 0) return "";
@@ -190,7 +195,8 @@ std::string PathFromChild(const std::string& dir, bool normal_exit, int* status)
     tslab_options o;
     tslab_options_init(&o);
     o.stats_dir = dir.c_str();
-    tslab_allocator* a = tslab_create(&o);  // never destroyed
+    tslab_allocator* a = tslab_create(&o);
+    g_never_destroyed = a;
     const char* p = a != nullptr ? tslab_region_path(a) : "";
     (void)!write(fds[1], p, std::strlen(p));
     close(fds[1]);
