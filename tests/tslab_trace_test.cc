@@ -425,6 +425,20 @@ TEST_F(TraceOutput, TargetExitEndsTheTrace) {
   EXPECT_TRUE(docs.back().at("final").get<bool>());
 }
 
+TEST_F(TraceOutput, VerboseShowsTheLibbpfLog) {
+  Subprocess t;
+  std::string err;
+  ASSERT_TRUE(StartTracer({"-v", "-p", std::to_string(demo_.proc.pid()),
+                           "--probe", "slow_path", "0.2", "1"},
+                          &t, &err))
+      << err;
+  ASSERT_TRUE(t.Wait(kTimeout));
+  EXPECT_EQ(t.ExitCode(), 0);
+  const std::string log = t.Seen(Subprocess::kErr) + t.Rest(Subprocess::kErr);
+  EXPECT_NE(log.find("libbpf: "), std::string::npos) << log;
+  EXPECT_NE(log.find("CO-RE relocating"), std::string::npos) << log;
+}
+
 // tslab-trace's copy of the class sizes matches the library's.
 TEST(TraceTables, ClassSizesMatchTheLibrary) {
   ASSERT_EQ(tslab_class_count(), static_cast<uint32_t>(TT_NSUB));

@@ -235,13 +235,13 @@ Status Run(const Options& o) {
   if (o.pid > 0) {
     std::string comm = ProcessName(o.pid);
     std::fprintf(stderr,
-                 "Tracing %zu tslab probe sites in pid %d%s%s (%s)... Hit "
+                 "Tracing %zu tslab probes in pid %d%s%s (%s)... Hit "
                  "Ctrl-C to end.\n",
                  tracer->link_count(), static_cast<int>(o.pid),
                  comm.empty() ? "" : " ", comm.c_str(), what.c_str());
   } else {
     std::fprintf(stderr,
-                 "Tracing %zu tslab probe sites in every process running "
+                 "Tracing %zu tslab probes in every process running "
                  "%s... Hit Ctrl-C to end.\n",
                  tracer->link_count(), what.c_str());
   }

@@ -46,6 +46,8 @@ class Tracer {
 
   // A copy of the cumulative totals since attach.
   void Read(tt_totals* out) const;
+  // One link per probe and target file (a link covers all of the probe's
+  // sites in that file).
   size_t link_count() const { return links_.size(); }
 
  private:
