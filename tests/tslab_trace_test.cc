@@ -2,18 +2,16 @@
 // otherwise, saying why).
 //
 //   - Its event counts equal the allocator's own counter deltas over the
-//     same work, probe by probe, per class, per reason/kind, bytes and
-//     slabs: with the probes in the executable (libtslab.a), in libtslab.so
-//     found through /proc/PID/maps, with failing madvise calls, in every
-//     process of a binary (--binary), and in a process in a container
-//     (other mount namespace, reached through /proc/PID/root).
+//     same work (read from the demo's stats region with the public
+//     tslab_region_snapshot, and as `stats_dump -p PID --json` reports
+//     them), probe by probe, per class, per reason/kind, bytes and slabs: with the probes in the executable (libtslab.a), in libtslab.so
+//     found through /proc/PID/maps, with failing madvise calls;
+//     tslab_trace_detach_test.cc does --binary and a process in a
+//     container (other mount namespace, reached through /proc/PID/root).
 //   - Output: bcc-style histograms, -u/-m, --per-class, --probe, --json,
 //     --list, count, the target's exit.
-//   - Detach: after Ctrl-C, SIGTERM or SIGKILL every semaphore of the target
-//     is back to 0, every probe site holds its original byte again (no
-//     int3: no uprobe installed) and `bpftool perf list` shows no uprobe
-//     on the target's file.
-// The error paths (exit codes 2..7) are in tslab_trace_errors_test.cc.
+// Detach (tslab_trace_detach_test.cc) and the error paths, exit codes 2..7
+// (tslab_trace_errors_test.cc) have their own files.
 //
 // Each demo runs from a private copy of its files, so no other tracer on
 // the machine can have uprobes on them, and with its own stats directory.
@@ -211,6 +209,7 @@ void ExpectCountsMatch(const std::vector<Json>& docs, const TslabSnapshot& b,
 struct TracedRun {
   std::vector<Json> docs;
   TslabSnapshot before{}, after{};
+  Json stats_dump;  // `stats_dump -p PID --json` after the work
   std::map<std::string, uint16_t> semaphores;  // while attached
 };
 
@@ -244,6 +243,15 @@ void RunTraced(const DemoFiles& f, const std::vector<std::string>& demo_args,
                                                     delay + kTimeout))
         << "tslab-demo did not finish: " << d.proc.Rest(Subprocess::kErr);
     ASSERT_TRUE(ReadRegion(d.region, &r->after));
+    Subprocess sd;
+    Subprocess::Options so;
+    so.argv = {BuildDir() + "/bin/stats_dump", "-p",
+               std::to_string(d.proc.pid()), "--json", "--dir",
+               d.region.substr(0, d.region.rfind('/'))};
+    ASSERT_TRUE(sd.Start(so, &err)) << err;
+    ASSERT_TRUE(sd.Wait(kTimeout));
+    ASSERT_EQ(sd.ExitCode(), 0) << sd.Rest(Subprocess::kErr);
+    r->stats_dump = Json::parse(sd.Rest(Subprocess::kOut));
     ASSERT_TRUE(t.Signal(SIGINT));
     ASSERT_TRUE(t.Wait(kTimeout));
     EXPECT_EQ(t.ExitCode(), 0) << t.Rest(Subprocess::kErr);
@@ -282,6 +290,26 @@ TEST_P(TraceCounts, EventCountsEqualCounterDeltas) {
                         "invalid_free", "epoch_closed_alloc"}) {
     EXPECT_GT(Sum(r.docs, p, "count"), 0u) << p;
   }
+  // The same counters, as stats_dump reads them from outside (the
+  // allocator was idle: its --linger), against the traced totals.
+  const Json& sd = r.stats_dump;
+  EXPECT_EQ(Sum(r.docs, "slow_path", "count"), sd.at("total_slow_path_hits"));
+  EXPECT_EQ(Sum(r.docs, "slab_new", "count"),
+            sd.at("total_slabs_allocated").get<uint64_t>() +
+                sd.at("total_slabs_reused").get<uint64_t>());
+  EXPECT_EQ(Sum(r.docs, "epoch_advance", "count"), sd.at("epoch_advances"));
+  EXPECT_EQ(Sum(r.docs, "epoch_close", "count"), sd.at("epoch_closes"));
+  EXPECT_EQ(Sum(r.docs, "madvise", "count"), sd.at("total_madvise_calls"));
+  EXPECT_EQ(Sum(r.docs, "madvise", "bytes"), sd.at("total_madvise_bytes"));
+  EXPECT_EQ(Sum(r.docs, "cache_overflow", "count"),
+            sd.at("total_cache_overflows"));
+  EXPECT_EQ(Sum(r.docs, "invalid_free", "count"),
+            sd.at("invalid_frees").get<uint64_t>() +
+                sd.at("stale_frees").get<uint64_t>() +
+                sd.at("double_frees").get<uint64_t>() +
+                sd.at("foreign_frees").get<uint64_t>());
+  EXPECT_EQ(Sum(r.docs, "epoch_closed_alloc", "count"),
+            sd.at("total_slow_epoch_closed"));
   // Every slow path and madvise was timed (the tracer attached before).
   EXPECT_GT(Sum(r.docs, "slow_path", "sum"), 0u);
   EXPECT_GT(Sum(r.docs, "madvise", "sum"), 0u);
