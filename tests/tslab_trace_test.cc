@@ -4,7 +4,8 @@
 //   - Its event counts equal the allocator's own counter deltas over the
 //     same work (read from the demo's stats region with the public
 //     tslab_region_snapshot, and as `stats_dump -p PID --json` reports
-//     them), probe by probe, per class, per reason/kind, bytes and slabs: with the probes in the executable (libtslab.a), in libtslab.so
+//     them), probe by probe, per class, per reason/kind, bytes and slabs:
+//     with the probes in the executable (libtslab.a), in libtslab.so
 //     found through /proc/PID/maps, with failing madvise calls;
 //     tslab_trace_detach_test.cc does --binary and a process in a
 //     container (other mount namespace, reached through /proc/PID/root).
