@@ -88,6 +88,9 @@ bool Allocator::Init(const tslab_options& opts, tslab_status* err) {
 }
 
 Allocator::~Allocator() {
+  // The region file first: its name holds our id, which a concurrent
+  // tslab_create may take as soon as it is released below.
+  region_.Destroy();
   if (id_ != 0) {
     UnregisterArena(&arena_);
     ReleaseAllocatorId(id_);
