@@ -160,26 +160,21 @@ bool ProcessGone(pid_t pid) {
          line[rp + 2] == 'Z' || line[rp + 2] == 'X';
 }
 
-Status Run(const Options& o) {
-  std::vector<int> probes;
-  if (Status s = ParseProbes(o.probes, &probes); !s.ok()) return s;
-  std::vector<TraceTarget> targets;
-  auto resolve = [&]() {
-    return o.pid > 0 ? ResolvePidTargets(o.pid, &targets)
-                     : ResolveBinaryTarget(o.binary, &targets);
-  };
-  if (o.list) {
-    if (Status s = resolve(); !s.ok()) return s;
-    return List(o, targets);
-  }
+// What to trace: the probes asked for and the target's files, after the
+// system checks (each failure with its own exit code, in the documented
+// order).
+Status Prepare(const Options& o, std::vector<int>* probes,
+               std::vector<TraceTarget>* targets) {
   if (Status s = CheckPrivileges(); !s.ok()) return s;
   SetLibbpfVerbose(o.verbose);
   if (Status s = CheckBtf(); !s.ok()) return s;
   if (Status s = CheckRefCtrSupport(); !s.ok()) return s;
-  if (Status s = resolve(); !s.ok()) return s;
-  for (int p : probes) {
+  Status s = o.pid > 0 ? ResolvePidTargets(o.pid, targets)
+                       : ResolveBinaryTarget(o.binary, targets);
+  if (!s.ok()) return s;
+  for (int p : *probes) {
     bool found = false;
-    for (const TraceTarget& t : targets) found |= t.HasProbe(kProbes[p].name);
+    for (const TraceTarget& t : *targets) found |= t.HasProbe(kProbes[p].name);
     if (!found && !o.probes.empty()) {
       return Status::Error(
           kExitNoProbes,
@@ -187,6 +182,91 @@ Status Run(const Options& o) {
               " has no " + kProvider + ":" + kProbes[p].name + " probe");
     }
   }
+  return Status::Ok();
+}
+
+void SayTracing(const Options& o, const Tracer& tracer,
+                const std::vector<TraceTarget>& targets) {
+  std::string what;
+  for (const TraceTarget& t : targets) {
+    what += (what.empty() ? "" : ", ") + t.shown;
+  }
+  if (o.pid > 0) {
+    std::string comm = ProcessName(o.pid);
+    std::fprintf(stderr,
+                 "Tracing %zu tslab probes in pid %d%s%s (%s)... Hit "
+                 "Ctrl-C to end.\n",
+                 tracer.link_count(), static_cast<int>(o.pid),
+                 comm.empty() ? "" : " ", comm.c_str(), what.c_str());
+  } else {
+    std::fprintf(stderr,
+                 "Tracing %zu tslab probes in every process running "
+                 "%s... Hit Ctrl-C to end.\n",
+                 tracer.link_count(), what.c_str());
+  }
+}
+
+// Prints an interval every o.interval seconds until count, a signal
+// (readable sfd) or the target's exit (readable pidfd, or gone from /proc
+// when there is no pidfd). *exited: the target exited.
+Status Loop(const Options& o, const Tracer& tracer, const ReportConfig& rc,
+            int sfd, int pidfd, bool* exited) {
+  tt_totals prev{}, cur{};
+  const uint64_t start = NowNs(CLOCK_MONOTONIC);
+  uint64_t last = start;
+  const uint64_t step = static_cast<uint64_t>(o.interval * 1e9);
+  for (int i = 1;; ++i) {
+    const uint64_t deadline = start + step * uint64_t(i);
+    bool stop = false;
+    for (;;) {
+      const uint64_t now = NowNs(CLOCK_MONOTONIC);
+      if (now >= deadline) break;
+      uint64_t wait = deadline - now;
+      // Without a pidfd, look at the process every 200 ms.
+      if (o.pid > 0 && pidfd < 0 && wait > 200000000ull) wait = 200000000ull;
+      timespec ts{static_cast<time_t>(wait / 1000000000ull),
+                  static_cast<long>(wait % 1000000000ull)};
+      pollfd fds[2] = {{sfd, POLLIN, 0}, {pidfd, POLLIN, 0}};
+      int r = ppoll(fds, pidfd >= 0 ? 2 : 1, &ts, nullptr);
+      if (r < 0 && errno != EINTR) {
+        return Status::Error(kExitFailure,
+                             std::string("ppoll: ") + std::strerror(errno));
+      }
+      if (r > 0 && (fds[0].revents & POLLIN)) {
+        signalfd_siginfo si;
+        while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+        }
+        stop = true;
+      }
+      if (r > 0 && pidfd >= 0 && fds[1].revents != 0) *exited = true;
+      if (o.pid > 0 && pidfd < 0 && ProcessGone(o.pid)) *exited = true;
+      if (stop || *exited) break;
+    }
+    tracer.Read(&cur);
+    const uint64_t now = NowNs(CLOCK_MONOTONIC);
+    IntervalInfo info;
+    info.index = i;
+    info.seconds = double(now - last) / 1e9;
+    info.realtime_ns = NowNs(CLOCK_REALTIME);
+    info.target_exited = *exited;
+    info.final = stop || *exited || (o.count > 0 && i >= o.count);
+    PrintInterval(rc, Subtract(cur, prev), cur, info, stdout);
+    prev = cur;
+    last = now;
+    if (info.final) return Status::Ok();
+  }
+}
+
+Status Run(const Options& o) {
+  std::vector<int> probes;
+  if (Status s = ParseProbes(o.probes, &probes); !s.ok()) return s;
+  std::vector<TraceTarget> targets;
+  if (o.list) {
+    Status s = o.pid > 0 ? ResolvePidTargets(o.pid, &targets)
+                         : ResolveBinaryTarget(o.binary, &targets);
+    return s.ok() ? List(o, targets) : s;
+  }
+  if (Status s = Prepare(o, &probes, &targets); !s.ok()) return s;
 
   // Signals are read from a signalfd in the loop, so that Ctrl-C or
   // SIGTERM, even during attach, still prints the last interval and
@@ -222,6 +302,7 @@ Status Run(const Options& o) {
   cfg.verbose = o.verbose;
   std::unique_ptr<Tracer> tracer;
   if (Status s = Tracer::Start(cfg, &tracer); !s.ok()) return s;
+  SayTracing(o, *tracer, targets);
 
   ReportConfig rc;
   rc.probes = probes;
@@ -230,73 +311,14 @@ Status Run(const Options& o) {
   rc.unit = o.milli ? "ms" : o.micro ? "us" : "ns";
   rc.pid = cfg.pid;
   if (o.pid <= 0) rc.binary = targets.front().shown;
-  std::string what;
-  for (const TraceTarget& t : targets) what += (what.empty() ? "" : ", ") + t.shown;
-  if (o.pid > 0) {
-    std::string comm = ProcessName(o.pid);
-    std::fprintf(stderr,
-                 "Tracing %zu tslab probes in pid %d%s%s (%s)... Hit "
-                 "Ctrl-C to end.\n",
-                 tracer->link_count(), static_cast<int>(o.pid),
-                 comm.empty() ? "" : " ", comm.c_str(), what.c_str());
-  } else {
-    std::fprintf(stderr,
-                 "Tracing %zu tslab probes in every process running "
-                 "%s... Hit Ctrl-C to end.\n",
-                 tracer->link_count(), what.c_str());
+  bool exited = false;
+  Status s = Loop(o, *tracer, rc, sfd.get(), pidfd.get(), &exited);
+  tracer.reset();  // detach
+  if (exited) {
+    std::fprintf(stderr, "tslab-trace: process %d exited; detached\n",
+                 static_cast<int>(o.pid));
   }
-
-  tt_totals prev{}, cur{};
-  const uint64_t start = NowNs(CLOCK_MONOTONIC);
-  uint64_t last = start;
-  const uint64_t step = static_cast<uint64_t>(o.interval * 1e9);
-  for (int i = 1;; ++i) {
-    const uint64_t deadline = start + step * uint64_t(i);
-    bool stop = false, exited = false;
-    for (;;) {
-      const uint64_t now = NowNs(CLOCK_MONOTONIC);
-      if (now >= deadline) break;
-      uint64_t wait = deadline - now;
-      // Without a pidfd, look at the process every 200 ms.
-      if (o.pid > 0 && pidfd.get() < 0 && wait > 200000000ull) {
-        wait = 200000000ull;
-      }
-      timespec ts{static_cast<time_t>(wait / 1000000000ull),
-                  static_cast<long>(wait % 1000000000ull)};
-      pollfd fds[2] = {{sfd.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
-      int r = ppoll(fds, pidfd.get() >= 0 ? 2 : 1, &ts, nullptr);
-      if (r < 0 && errno != EINTR) {
-        return Status::Error(kExitFailure,
-                             std::string("ppoll: ") + std::strerror(errno));
-      }
-      if (r > 0 && (fds[0].revents & POLLIN)) {
-        signalfd_siginfo si;
-        while (read(sfd.get(), &si, sizeof(si)) == sizeof(si)) {
-        }
-        stop = true;
-      }
-      if (r > 0 && pidfd.get() >= 0 && fds[1].revents != 0) exited = true;
-      if (o.pid > 0 && pidfd.get() < 0 && ProcessGone(o.pid)) exited = true;
-      if (stop || exited) break;
-    }
-    tracer->Read(&cur);
-    const uint64_t now = NowNs(CLOCK_MONOTONIC);
-    IntervalInfo info;
-    info.index = i;
-    info.seconds = double(now - last) / 1e9;
-    info.realtime_ns = NowNs(CLOCK_REALTIME);
-    info.target_exited = exited;
-    info.final = stop || exited || (o.count > 0 && i >= o.count);
-    PrintInterval(rc, Subtract(cur, prev), cur, info, stdout);
-    prev = cur;
-    last = now;
-    if (exited) {
-      std::fprintf(stderr, "tslab-trace: process %d exited; detached\n",
-                   static_cast<int>(o.pid));
-    }
-    if (info.final) break;
-  }
-  return Status::Ok();  // ~Tracer detaches
+  return s;
 }
 
 }  // namespace
