@@ -296,13 +296,14 @@ void ExpectFreeRefused(tslab_allocator* a, const std::vector<LiveObject>& live,
   after.global.*field -= 1;
   EXPECT_EQ(std::memcmp(&after.global, &before.global, sizeof(before.global)), 0)
       << "a refused free changed other global counters";
-  for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
-    SlabClassStats& k = after.classes[c];
-    if (c == cls) {
-      EXPECT_EQ(k.invalid_frees, before.classes[c].invalid_frees + 1);
-      k.invalid_frees -= 1;
-    }
-    EXPECT_EQ(std::memcmp(&k, &before.classes[c], sizeof(k)), 0)
+  if (cls >= 0 && cls < TSLAB_NUM_CLASSES) {
+    SlabClassStats& k = after.classes[cls];
+    EXPECT_EQ(k.invalid_frees, before.classes[cls].invalid_frees + 1);
+    k.invalid_frees -= 1;
+  }
+  for (uint32_t c = 0; c < TSLAB_NUM_CLASSES; ++c) {
+    EXPECT_EQ(std::memcmp(&after.classes[c], &before.classes[c],
+                          sizeof(SlabClassStats)), 0)
         << "a refused free changed class " << c << "'s counters";
   }
   for (int e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
