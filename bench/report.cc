@@ -91,6 +91,137 @@ std::string RatioWords(double r) {
   return Fmt(r, 3) + "x (" + Fmt(std::fabs(pct), 1) + "% " + (pct >= 0 ? "above" : "below") + ")";
 }
 
+// The medians table and the subject/other ratios.
+std::string FormatAllocatorTables(const ResultStore& s, const ReportSetup& setup, bool markdown) {
+  std::ostringstream o;
+  const std::string h = markdown ? "### " : "== ";
+  o << "\n"
+    << h << "Medians over " << s.rounds()
+    << " round(s); Mops/s count allocs + frees per wall-clock second (cpu-s: per second of "
+       "the process's CPU time)\n";
+  if (markdown) o << "\n";
+  Table t({"allocator", "churn Mops/s", "range %", "churn Mops/cpu-s", "2 thr Mops/s", "2t/1t",
+           "pairs Mops/s", "epoch Mops/s", "churn drift %", "epoch drift %",
+           "alloc ns p50/p99/p99.9", "free ns p50/p99/p99.9"});
+  for (const auto& a : setup.allocators) {
+    auto churn = s.Values({a, "churn", "ops_per_s"});
+    std::string range = "-";
+    if (churn.size() > 1) {
+      auto [mn, mx] = std::minmax_element(churn.begin(), churn.end());
+      range = Fmt((*mx - *mn) / Median(churn) * 100, 1);
+    }
+    t.Row({a, Fmt(s.Median({a, "churn", "ops_per_s"}), 2, 1e-6), range,
+           Fmt(s.Median({a, "churn", "ops_per_cpu_s"}), 2, 1e-6),
+           Fmt(s.Median({a, "churn-2t", "ops_per_s"}), 2, 1e-6),
+           Fmt(s.Median({a, "churn-2t", "scaling_vs_1t"}), 2),
+           Fmt(s.Median({a, "pairs", "ops_per_s"}), 1, 1e-6),
+           Fmt(s.Median({a, "epoch", "ops_per_s"}), 2, 1e-6),
+           Fmt(s.Median({a, "churn", "rss_drift_pct"}), 2),
+           Fmt(s.Median({a, "epoch", "rss_drift_pct"}), 2), LatencyCell(s, a, "alloc"),
+           LatencyCell(s, a, "free")});
+  }
+  o << t.Render(markdown);
+
+  o << "\n" << h << setup.subject << " / other, throughput (median of per-round ratios)\n";
+  if (markdown) o << "\n";
+  Table r({"ratio", "churn", "churn by CPU time", "2 threads", "pairs", "epoch"});
+  for (const auto& b : setup.allocators) {
+    if (b == setup.subject) continue;
+    std::vector<std::string> row{setup.subject + "/" + b};
+    auto cell = [&](const char* w, const char* metric) {
+      auto v = s.Median({setup.subject + "/" + b, w, metric});
+      row.push_back(v ? Fmt(*v, 2) + "x" : "-");
+    };
+    cell("churn", "ops_per_s_ratio");
+    cell("churn", "ops_per_cpu_s_ratio");
+    for (const char* w : {"churn-2t", "pairs", "epoch"}) cell(w, "ops_per_s_ratio");
+    r.Row(row);
+  }
+  o << r.Render(markdown);
+  return o.str();
+}
+
+// Why the tracing costs are missing, for a target line.
+std::string TracingMissing(const ResultStore& s) {
+  std::string skip = s.Info("tslab-trace", "usdt_skip");
+  return skip.empty() ? "no results (every tracing round failed, see stderr)" : skip;
+}
+
+// The two targets of usdt_cost.h, judged on wall time like the others,
+// the CPU-time reading beside.
+void AddTracingTargets(const ResultStore& s, std::vector<TargetCheck>* out) {
+  const std::string demo_what = "tslab-demo with tslab-trace attached >= 0.95x unattached";
+  if (auto r = s.Median({"tslab-trace/untraced", "demo", "ops_per_s_ratio"})) {
+    auto c = s.Median({"tslab-trace/untraced", "demo", "ops_per_cpu_s_ratio"});
+    auto hits = s.Median({"tslab-trace", "demo", "probe_hits_per_s"});
+    const std::string cost =
+        *r >= 1.0 ? "no measurable cost: traced faster by " + Fmt((*r - 1) * 100, 1) + "%"
+                  : "cost " + Fmt((1 - *r) * 100, 1) + "%";
+    out->push_back(
+        {*r >= 0.95 ? "PASS" : "MISS", demo_what,
+         "tslab-trace/untraced " + Fmt(*r, 3) + "x (" + cost + ", limit 5%); by CPU time " +
+             Fmt(c, 3) + "x; " + Fmt(hits, 0) + " probe hits/s; empty uprobes on the same sites: " +
+             Fmt(s.Median({"bare-uprobe/untraced", "demo", "ops_per_s_ratio"}), 3) + "x"});
+  } else {
+    out->push_back({"n/a", demo_what, TracingMissing(s)});
+  }
+  const std::string hit_what = "cost per probe hit <= 1.5x a bare uprobe + empty BPF program";
+  if (auto r = s.Median({"tslab-trace/bare-uprobe", "probe-hit", "cost_ratio"})) {
+    auto m = [&](const char* row, const char* metric) {
+      return Fmt(s.Median({row, "probe-hit", metric}), 0);
+    };
+    out->push_back(
+        {*r <= 1.5 ? "PASS" : "MISS", hit_what,
+         "tslab-trace " + m("tslab-trace", "ns_per_hit") + " ns vs bare " +
+             m("bare-uprobe", "ns_per_hit") + " ns per hit: " + Fmt(*r, 2) +
+             "x (limit 1.5x); by CPU time " + m("tslab-trace", "cpu_ns_per_hit") + " vs " +
+             m("bare-uprobe", "cpu_ns_per_hit") + " ns: " +
+             Fmt(s.Median({"tslab-trace/bare-uprobe", "probe-hit", "cpu_cost_ratio"}), 2) + "x"});
+  } else {
+    out->push_back({"n/a", hit_what, TracingMissing(s)});
+  }
+}
+
+// The tracing-cost tables (usdt_cost.h); nothing if none was measured.
+std::string FormatTracing(const ResultStore& s, bool markdown) {
+  auto has = [&](const char* w) {
+    for (const auto& [k, v] : s.cells())
+      if (k.workload == w) return true;
+    return false;
+  };
+  std::ostringstream o;
+  const std::string h = markdown ? "### " : "== ";
+  if (!has("demo") && !has("probe-hit")) {
+    const std::string skip = s.Info("tslab-trace", "usdt_skip");
+    if (!skip.empty()) o << "\n" << h << "Tracing costs (tslab-trace): " << skip << "\n";
+    return o.str();
+  }
+  o << "\n" << h << "Tracing costs (tslab-trace), medians over rounds\n";
+  if (markdown) o << "\n";
+  Table d({"tslab-demo", "Mops/s", "Mops/cpu-s", "probe hits/s"});
+  for (const char* row : {"untraced", "bare-uprobe", "tslab-trace"})
+    d.Row({row, Fmt(s.Median({row, "demo", "ops_per_s"}), 3, 1e-6),
+           Fmt(s.Median({row, "demo", "ops_per_cpu_s"}), 3, 1e-6),
+           Fmt(s.Median({row, "demo", "probe_hits_per_s"}), 0)});
+  for (const char* row : {"bare-uprobe/untraced", "tslab-trace/untraced"})
+    d.Row({row, Fmt(s.Median({row, "demo", "ops_per_s_ratio"}), 3) + "x",
+           Fmt(s.Median({row, "demo", "ops_per_cpu_s_ratio"}), 3) + "x", ""});
+  o << d.Render(markdown) << "\n";
+  Table p({"epoch_advance loop", "ns/call", "min chunk", "CPU ns/call", "ns/hit", "CPU ns/hit"});
+  for (const char* row : {"untraced", "bare-uprobe", "tslab-trace"}) {
+    auto m = [&](const char* metric, int prec) {
+      return Fmt(s.Median({row, "probe-hit", metric}), prec);
+    };
+    p.Row({row, m("ns_per_call", 1), m("ns_per_call_min", 1), m("cpu_ns_per_call", 1),
+           m("ns_per_hit", 1), m("cpu_ns_per_hit", 1)});
+  }
+  p.Row({"tslab-trace/bare-uprobe", "", "", "",
+         Fmt(s.Median({"tslab-trace/bare-uprobe", "probe-hit", "cost_ratio"}), 2) + "x",
+         Fmt(s.Median({"tslab-trace/bare-uprobe", "probe-hit", "cpu_cost_ratio"}), 2) + "x"});
+  o << p.Render(markdown);
+  return o.str();
+}
+
 }  // namespace
 
 void ResultStore::Add(const Key& k, int round, double v) {
@@ -250,7 +381,8 @@ std::vector<TargetCheck> CheckTargets(const ResultStore& s, const ReportSetup& s
     }
   };
   overhead("tslab-nostats", 0.98, "counters cost <= 2% of churn throughput", "");
-  overhead("tslab-nousdt", 0.99, "USDT probes (not attached) >= 0.99 of compiled out", "");
+  overhead("tslab-nousdt", 0.99, "USDT probes present, not attached: >= 0.99x compiled out (churn)",
+           "");
   overhead("tslab-regionoff", 0.99, "stats region file costs <= 1% (vs TSLAB_STATS_DIR=off)",
            s.Info(t, "region_path").empty()
                ? "; not judged: this build's region is anonymous memory either way"
@@ -267,6 +399,7 @@ std::vector<TargetCheck> CheckTargets(const ResultStore& s, const ReportSetup& s
       add(false, false, what,
           s.Info(t, "snapshot_skip").empty() ? "not measured" : s.Info(t, "snapshot_skip"));
   }
+  AddTracingTargets(s, &out);
   return out;
 }
 
@@ -285,49 +418,7 @@ std::string FormatReport(const ResultStore& s, const ReportSetup& setup,
          "region): p50 "
       << Fmt(floor50, 1) << " ns, p99 " << Fmt(floor99, 1) << " ns; resolution " << Fmt(gran, 1)
       << " ns; the latencies below INCLUDE the floor\n";
-  o << "\n"
-    << h << "Medians over " << s.rounds()
-    << " round(s); Mops/s count allocs + frees per wall-clock second (cpu-s: per second of "
-       "the process's CPU time)\n";
-  if (markdown) o << "\n";
-  Table t({"allocator", "churn Mops/s", "range %", "churn Mops/cpu-s", "2 thr Mops/s", "2t/1t",
-           "pairs Mops/s", "epoch Mops/s", "churn drift %", "epoch drift %",
-           "alloc ns p50/p99/p99.9", "free ns p50/p99/p99.9"});
-  for (const auto& a : setup.allocators) {
-    auto churn = s.Values({a, "churn", "ops_per_s"});
-    std::string range = "-";
-    if (churn.size() > 1) {
-      auto [mn, mx] = std::minmax_element(churn.begin(), churn.end());
-      range = Fmt((*mx - *mn) / Median(churn) * 100, 1);
-    }
-    t.Row({a, Fmt(s.Median({a, "churn", "ops_per_s"}), 2, 1e-6), range,
-           Fmt(s.Median({a, "churn", "ops_per_cpu_s"}), 2, 1e-6),
-           Fmt(s.Median({a, "churn-2t", "ops_per_s"}), 2, 1e-6),
-           Fmt(s.Median({a, "churn-2t", "scaling_vs_1t"}), 2),
-           Fmt(s.Median({a, "pairs", "ops_per_s"}), 1, 1e-6),
-           Fmt(s.Median({a, "epoch", "ops_per_s"}), 2, 1e-6),
-           Fmt(s.Median({a, "churn", "rss_drift_pct"}), 2),
-           Fmt(s.Median({a, "epoch", "rss_drift_pct"}), 2), LatencyCell(s, a, "alloc"),
-           LatencyCell(s, a, "free")});
-  }
-  o << t.Render(markdown);
-
-  o << "\n" << h << setup.subject << " / other, throughput (median of per-round ratios)\n";
-  if (markdown) o << "\n";
-  Table r({"ratio", "churn", "churn by CPU time", "2 threads", "pairs", "epoch"});
-  for (const auto& b : setup.allocators) {
-    if (b == setup.subject) continue;
-    std::vector<std::string> row{setup.subject + "/" + b};
-    auto cell = [&](const char* w, const char* metric) {
-      auto v = s.Median({setup.subject + "/" + b, w, metric});
-      row.push_back(v ? Fmt(*v, 2) + "x" : "-");
-    };
-    cell("churn", "ops_per_s_ratio");
-    cell("churn", "ops_per_cpu_s_ratio");
-    for (const char* w : {"churn-2t", "pairs", "epoch"}) cell(w, "ops_per_s_ratio");
-    r.Row(row);
-  }
-  o << r.Render(markdown);
+  if (!setup.allocators.empty()) o << FormatAllocatorTables(s, setup, markdown);
 
   if (auto p50 = s.Median({setup.subject, "snapshot", "snapshot_p50_us"})) {
     o << "\nsnapshot of a live " << setup.subject
@@ -337,6 +428,8 @@ std::string FormatReport(const ResultStore& s, const ReportSetup& setup,
       << " us; open+map+snapshot+unmap p50 "
       << Fmt(s.Median({setup.subject, "snapshot", "snapshot_cold_p50_us"}), 1) << " us\n";
   }
+
+  o << FormatTracing(s, markdown);
 
   o << "\n" << h << "Targets (issue)\n";
   if (markdown) o << "\n";

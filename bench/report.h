@@ -40,6 +40,9 @@ class ResultStore {
   // Median over rounds of num/den, rounds where both exist.
   std::optional<double> RatioMedian(const Key& num, const Key& den) const;
   std::string Info(const std::string& alloc, const std::string& name) const;
+  void SetInfo(const std::string& alloc, const std::string& name, const std::string& v) {
+    info_[alloc][name] = v;
+  }
   const std::map<Key, std::vector<double>>& cells() const { return cells_; }
 
  private:
@@ -69,7 +72,8 @@ struct TargetCheck {
 };
 std::vector<TargetCheck> CheckTargets(const ResultStore& s, const ReportSetup& setup);
 
-// The whole report: notes, medians table, ratios, target checks.
+// The whole report: notes, medians table, ratios, tracing costs (rows
+// "untraced", "bare-uprobe", "tslab-trace" of usdt_cost.h), target checks.
 std::string FormatReport(const ResultStore& s, const ReportSetup& setup,
                          const std::vector<TargetCheck>& checks, bool markdown);
 
