@@ -4,7 +4,9 @@
 // Round r runs every workload against every allocator once, the allocators
 // in an order rotated by r, each run in a fresh worker process
 // (build/bin/bench_worker_<name>, worker.h). Per round it also snapshots a
-// live tslab worker's stats region when the region is file-backed.
+// live tslab worker's stats region when the region is file-backed. Then,
+// in rounds of its own, what tracing costs (usdt_cost.h): tslab-demo with
+// and without tslab-trace, and the cost per probe hit against a bare uprobe.
 // Output: the report on stdout, progress on stderr, --csv and --md files.
 //
 // Exit codes: 0 every run succeeded (targets may still be MISS: they are
@@ -29,6 +31,7 @@
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "bench/snapshot_bench.h"
+#include "bench/usdt_cost.h"
 
 namespace tslab::bench {
 namespace {
@@ -106,6 +109,8 @@ struct Options {
   uint32_t lat_cycles = 50, floor_samples = 1000000, calibrate_ms = 100;
   uint32_t snapshot_samples = 2000;
   bool no_snapshot = false;
+  bool no_usdt = false, usdt_only = false;
+  UsdtCostConfig usdt;
   double timeout_s = 300;
   std::string bin_dir, csv, md, label;
   std::vector<std::string> allocators, workloads;
@@ -199,6 +204,70 @@ std::string Now() {
   return b;
 }
 
+std::string FormatSeconds(double s) {
+  char b[32];
+  std::snprintf(b, sizeof(b), "%g", s);
+  return b;
+}
+
+// The tracing-cost rounds (usdt_cost.h); returns the number of failed
+// steps. Why it did not run, if it did not, goes to the report.
+int RunUsdtCost(const Options& o, WorkerCopies* copies, ResultStore* store) {
+  std::string skip = UsdtCostUnavailable();
+  UsdtCostConfig cfg = o.usdt;
+  for (auto [name, path] :
+       {std::pair{"tslab-demo", &cfg.demo}, std::pair{"tslab-trace", &cfg.trace},
+        std::pair{"bench_usdt_loop", &cfg.loop}}) {
+    std::string err, bin = o.bin_dir + "/" + name;
+    if (!skip.empty()) break;
+    if (access(bin.c_str(), X_OK) != 0) {
+      skip = "not measured: " + bin + " not built";
+      break;
+    }
+    *path = copies->Get(bin, &err);
+    if (path->empty()) skip = "not measured: " + err;
+  }
+  if (!skip.empty()) {
+    store->SetInfo("tslab-trace", "usdt_skip", skip);
+    std::cerr << "tslab-bench: tracing costs " << skip << "\n";
+    return 0;
+  }
+  UsdtCostBench bench(cfg);
+  int failures = 0;
+  for (int r = 0; r < o.rounds; ++r) {
+    const std::string tag =
+        "[tracing " + std::to_string(r + 1) + "/" + std::to_string(o.rounds) + "] ";
+    std::string err;
+    if (bench.DemoRound(r, store, &err)) {
+      char b[160];
+      std::snprintf(b, sizeof(b),
+                    "tslab-demo Mops/s: untraced %.3f, bare uprobes %.3f, "
+                    "tslab-trace %.3f",
+                    store->Values({"untraced", "demo", "ops_per_s"}).back() * 1e-6,
+                    store->Values({"bare-uprobe", "demo", "ops_per_s"}).back() * 1e-6,
+                    store->Values({"tslab-trace", "demo", "ops_per_s"}).back() * 1e-6);
+      std::cerr << tag << b << "\n";
+    } else {
+      ++failures;
+      std::cerr << "tslab-bench: tracing round " << r + 1 << ", tslab-demo: " << err << "\n";
+    }
+    if (bench.ProbeHitRound(r, store, &err)) {
+      char b[200];
+      std::snprintf(b, sizeof(b),
+                    "ns per epoch_advance call: untraced %.0f, bare uprobe %.0f, "
+                    "tslab-trace %.0f",
+                    store->Values({"untraced", "probe-hit", "ns_per_call"}).back(),
+                    store->Values({"bare-uprobe", "probe-hit", "ns_per_call"}).back(),
+                    store->Values({"tslab-trace", "probe-hit", "ns_per_call"}).back());
+      std::cerr << tag << b << "\n";
+    } else {
+      ++failures;
+      std::cerr << "tslab-bench: tracing round " << r + 1 << ", probe hit: " << err << "\n";
+    }
+  }
+  return failures;
+}
+
 int Run(const Options& o) {
   using Clock = std::chrono::steady_clock;
   const auto t_start = Clock::now();
@@ -208,6 +277,7 @@ int Run(const Options& o) {
   std::vector<std::string> missing;
   WorkerCopies copies;
   for (auto& a : Allocators()) {
+    if (o.usdt_only) break;
     if (!o.allocators.empty() &&
         std::find(o.allocators.begin(), o.allocators.end(), a.name) == o.allocators.end())
       continue;
@@ -229,7 +299,7 @@ int Run(const Options& o) {
     if (o.workloads.empty() ||
         std::find(o.workloads.begin(), o.workloads.end(), w.name) != o.workloads.end())
       works.push_back(w);
-  if (allocs.empty() || works.empty()) {
+  if (!o.usdt_only && (allocs.empty() || works.empty())) {
     std::cerr << "tslab-bench: nothing to run (no worker binaries in " << o.bin_dir
               << ", or the filters leave nothing)\n";
     return 1;
@@ -240,7 +310,7 @@ int Run(const Options& o) {
 
   ResultStore store(o.rounds);
   int failures = 0;
-  for (int r = 0; r < o.rounds; ++r) {
+  for (int r = 0; r < o.rounds && !o.usdt_only; ++r) {
     const auto t_round = Clock::now();
     for (const auto& w : works) {
       std::string progress;
@@ -296,6 +366,8 @@ int Run(const Options& o) {
               << " s\n";
   }
 
+  if (!o.no_usdt) failures += RunUsdtCost(o, &copies, &store);
+
   ReportSetup setup;
   for (const auto& a : allocs) {
     setup.allocators.push_back(a.name);
@@ -342,6 +414,17 @@ int Run(const Options& o) {
                           (from.empty() ? "" : "; malloc from " + from));
   }
   for (const auto& m : missing) setup.notes.push_back("  skipped: " + m);
+  if (!o.no_usdt && store.Info("tslab-trace", "usdt_skip").empty())
+    setup.notes.push_back(
+        "tracing costs: tslab-demo --threads " + std::to_string(o.usdt.demo_threads) + ", " +
+        FormatSeconds(o.usdt.demo_seconds) +
+        " s of work, untraced / empty BPF program as a plain uprobe at each of its tslab "
+        "probe sites / tslab-trace -p (every probe), order rotated per round; cost per hit: "
+        "bench_usdt_loop, " +
+        std::to_string(o.usdt.loop_chunks) + " chunks x " + std::to_string(o.usdt.loop_iters) +
+        " tslab_epoch_advance() calls (one epoch_advance hit each), untraced / empty uprobe "
+        "on that site / tslab-trace --probe epoch_advance; ns/call = median chunk, per hit = "
+        "(traced - untraced) / hits per call");
   const std::string region = store.Info("tslab", "region_path");
   if (tslab != nullptr)
     setup.notes.push_back("  tslab stats region: " +
@@ -403,6 +486,26 @@ int main(int argc, char** argv) {
   app.add_option("--snapshot-samples", o.snapshot_samples, "snapshots timed per round")
       ->check(CLI::Range(10u, 1000000u));
   app.add_flag("--no-snapshot", o.no_snapshot, "skip the snapshot-latency measurement");
+  auto* no_usdt =
+      app.add_flag("--no-usdt", o.no_usdt,
+                   "skip the tracing costs (tslab-demo under tslab-trace, cost per probe hit)");
+  app.add_flag("--usdt-only", o.usdt_only, "only the tracing costs (no allocator rounds)")
+      ->excludes(no_usdt);
+  app.add_option("--usdt-demo-seconds", o.usdt.demo_seconds,
+                 "tslab-demo --duration per tracing run (default 5; --quick: 2)")
+      ->check(CLI::Range(0.5, 600.0));
+  app.add_option("--usdt-demo-threads", o.usdt.demo_threads,
+                 "tslab-demo --threads per tracing run (default 2)")
+      ->check(CLI::Range(1, 64));
+  app.add_option("--usdt-delay", o.usdt.demo_delay,
+                 "tslab-demo --delay: seconds tslab-trace has to attach (default 2)")
+      ->check(CLI::Range(0.2, 60.0));
+  app.add_option("--usdt-iters", o.usdt.loop_iters,
+                 "epoch_advance calls per timed chunk (default 10000)")
+      ->check(CLI::Range(100u, 10000000u));
+  app.add_option("--usdt-chunks", o.usdt.loop_chunks,
+                 "timed chunks per probe-hit measurement (default 20; --quick: 5)")
+      ->check(CLI::Range(1u, 10000u));
   app.add_option("--timeout", o.timeout_s, "seconds per worker run before it is killed")
       ->check(CLI::Range(1.0, 3600.0));
   app.add_option("--bin-dir", o.bin_dir, "where the bench_worker_* binaries are (default: ours)");
@@ -422,6 +525,8 @@ int main(int argc, char** argv) {
     if (app.count("--pairs") == 0) o.pairs = 1000000;
     if (app.count("--lat-cycles") == 0) o.lat_cycles = 5;
     if (app.count("--snapshot-samples") == 0) o.snapshot_samples = 200;
+    if (app.count("--usdt-demo-seconds") == 0) o.usdt.demo_seconds = 2;
+    if (app.count("--usdt-chunks") == 0) o.usdt.loop_chunks = 5;
     o.floor_samples = 100000;
     o.calibrate_ms = 20;
   }

@@ -4,10 +4,15 @@
 # (BENCH_ARGS passes options, e.g. BENCH_ARGS="--quick"), which prints the
 # tables and writes bench/results/latest.csv and latest.md.
 # The workers are not part of `all`: see bench/README.md.
+#
+# The tracing costs (bench/usdt_cost.h) also need tslab-demo, tslab-trace,
+# build/bin/bench_usdt_loop (a tight loop over one probe) and the baseline
+# BPF program bpf/bench_empty_uprobe.bpf.c, built here with mk/trace.mk's
+# flags into build/obj/bpf/ and its skeleton build/gen/*.skel.h.
 
 BENCH_COMMON_OBJS := $(OBJ)/bench/worker_main.o $(OBJ)/bench/tsc.o $(OBJ)/bench/proc.o
 BENCH_DRIVER_OBJS := $(OBJ)/bench/driver.o $(OBJ)/bench/runner.o \
-  $(OBJ)/bench/report.o $(OBJ)/bench/snapshot_bench.o
+  $(OBJ)/bench/report.o $(OBJ)/bench/snapshot_bench.o $(OBJ)/bench/usdt_cost.o
 BENCH_WORKERS := glibc jemalloc tcmalloc mimalloc tslab tslab_nostats tslab_nousdt
 
 # worker_backend.cc, once per backend (glibc, jemalloc and tcmalloc share
@@ -39,15 +44,39 @@ $(eval $(call bench_worker,tslab,tslab,$(LIBDIR)/libtslab.a))
 $(eval $(call bench_worker,tslab_nostats,tslab,$(LIBDIR)/libtslab_nostats.a))
 $(eval $(call bench_worker,tslab_nousdt,tslab,$(LIBDIR)/libtslab_nousdt.a))
 
-# The driver links libtslab.a only for tslab_region_snapshot() (the
-# snapshot-latency measurement); it never allocates through it.
-$(BIN)/tslab-bench: $(BENCH_DRIVER_OBJS) $(OBJ)/bench/tsc.o $(LIBTSLAB_A)
+# The empty uprobe program (the baseline of the cost per probe hit). GEN,
+# BPF_CFLAGS and LIBBPF_LIBS are mk/trace.mk's (included after this file:
+# used in recipes only, or spelled out here).
+BENCH_EMPTY_BPF_O := $(OBJ)/bpf/bench_empty_uprobe.bpf.o
+BENCH_EMPTY_SKEL := $(BUILD)/gen/bench_empty_uprobe.skel.h
+$(BENCH_EMPTY_BPF_O): bpf/bench_empty_uprobe.bpf.c $(BUILD)/gen/vmlinux.h
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  BPF     $<")
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BENCH_EMPTY_SKEL): $(BENCH_EMPTY_BPF_O)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  SKEL    $@")
+	$(Q)$(BPFTOOL) gen skeleton $< name bench_empty_uprobe_bpf > $@.tmp && mv $@.tmp $@
+$(OBJ)/bench/usdt_cost.o: $(BENCH_EMPTY_SKEL)
+
+$(BIN)/bench_usdt_loop: $(OBJ)/bench/usdt_loop.o $(LIBTSLAB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(BENCH_DRIVER_OBJS) $(OBJ)/bench/tsc.o $(TSLAB_LDLIBS)
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(OBJ)/bench/usdt_loop.o $(TSLAB_LDLIBS)
+
+# The driver links libtslab.a only for tslab_region_snapshot() (the
+# snapshot-latency measurement); it never allocates through it. libbpf and
+# tslab-trace's ELF note reader: the bare uprobe of the tracing costs.
+BENCH_ELF_PROBES_OBJ := $(OBJ)/tools/tslab-trace/elf_probes.o
+$(BIN)/tslab-bench: $(BENCH_DRIVER_OBJS) $(OBJ)/bench/tsc.o $(BENCH_ELF_PROBES_OBJ) $(LIBTSLAB_A)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(BENCH_DRIVER_OBJS) $(OBJ)/bench/tsc.o $(BENCH_ELF_PROBES_OBJ) \
+	  $(TSLAB_LDLIBS) $(LIBBPF_LIBS)
 
 .PHONY: bench-build
-bench-build: $(BIN)/tslab-bench $(patsubst %,$(BIN)/bench_worker_%,$(BENCH_WORKERS))
+bench-build: $(BIN)/tslab-bench $(patsubst %,$(BIN)/bench_worker_%,$(BENCH_WORKERS)) \
+  $(BIN)/bench_usdt_loop $(BIN)/tslab-demo $(BIN)/tslab-trace
 
 bench: bench-build
 	$(Q)$(BIN)/tslab-bench --bin-dir $(BIN) --csv bench/results/latest.csv \
