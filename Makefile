@@ -43,9 +43,12 @@ $(error SAN must be address or thread, not '$(SAN)')
 endif
 
 WARN := -Wall -Wextra -Werror
+# Frame pointers everywhere: bpftrace's ustack and perf walk the user's
+# stack through libtslab (the closed-epoch allocation one-liner shows the
+# caller); the cost is one register, about 1% in the benchmarks.
 CPPFLAGS := -I$(TOP) -I$(TOP)/include -I$(BUILD)/gen
-CXXFLAGS := -std=c++20 -O2 -g $(WARN) $(SANFLAGS) -MMD -MP
-CFLAGS := -std=c11 -O2 -g $(WARN) $(SANFLAGS) -MMD -MP
+CXXFLAGS := -std=c++20 -O2 -g -fno-omit-frame-pointer $(WARN) $(SANFLAGS) -MMD -MP
+CFLAGS := -std=c11 -O2 -g -fno-omit-frame-pointer $(WARN) $(SANFLAGS) -MMD -MP
 LDFLAGS := $(SANFLAGS)
 
 # Debian packages the project needs (make deps).
