@@ -45,7 +45,7 @@ endif
 WARN := -Wall -Wextra -Werror
 # Frame pointers everywhere: bpftrace's ustack and perf walk the user's
 # stack through libtslab (the closed-epoch allocation one-liner shows the
-# caller); the cost is one register, about 1% in the benchmarks.
+# caller); the cost is one general-purpose register.
 CPPFLAGS := -I$(TOP) -I$(TOP)/include -I$(BUILD)/gen
 CXXFLAGS := -std=c++20 -O2 -g -fno-omit-frame-pointer $(WARN) $(SANFLAGS) -MMD -MP
 CFLAGS := -std=c11 -O2 -g -fno-omit-frame-pointer $(WARN) $(SANFLAGS) -MMD -MP
