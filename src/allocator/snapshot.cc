@@ -1,6 +1,8 @@
 // Snapshots: turning a stats region (ours or another process's) into the
 // SlabGlobalStats / SlabClassStats / TslabEpochStats of tslab/stats.h.
 // The derivations live here once, for the in-process API and stats_dump.
+#include <unistd.h>
+
 #include <cstring>
 
 #include "src/allocator/allocator.h"
@@ -29,12 +31,16 @@ using tslab::internal::Load;
 using tslab::internal::Ratio;
 
 extern "C" size_t tslab_region_size(void) {
-  // Matches StatsRegion::Create (before page rounding).
+  // Matches StatsRegion::Create, page rounding included: that is the
+  // header's region_size, which tslab_region_snapshot requires of `size`.
   size_t epochs_end = sizeof(TslabRegionHeader) + sizeof(TslabRegionGlobal) +
                       sizeof(TslabRegionClass) * TSLAB_NUM_CLASSES +
                       sizeof(TslabRegionEpoch) * TSLAB_NUM_EPOCHS;
-  return (epochs_end + 63) / 64 * 64 +
-         sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS;
+  const size_t bytes = (epochs_end + 63) / 64 * 64 +
+                       sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS;
+  const long ps = sysconf(_SC_PAGESIZE);
+  const size_t page = ps > 0 ? static_cast<size_t>(ps) : 4096;
+  return (bytes + page - 1) / page * page;
 }
 
 extern "C" int tslab_region_snapshot(const void* region, size_t size,
