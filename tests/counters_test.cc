@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/test_util.h"
+#include "tslab/stats_region.h"
 #include "tslab/tslab.h"
 
 namespace tslab::test {
@@ -417,6 +418,19 @@ TEST_F(Counters, SnapshotApi) {
   EXPECT_EQ(es.allocs, 40u);
   EXPECT_EQ(es.slab_count, s.epochs[0].slab_count);
   EXPECT_GE(es.age_ns, s.epochs[0].age_ns);
+
+  // The region read directly, as another process would, with the size
+  // the header promises: the same numbers.
+  TslabSnapshot direct;
+  ASSERT_EQ(tslab_region_snapshot(tslab_region_base(a()), tslab_region_size(),
+                                  0, &direct),
+            TSLAB_OK);
+  EXPECT_EQ(std::memcmp(&direct.global, &s.global, sizeof(s.global)), 0);
+  EXPECT_EQ(std::memcmp(direct.classes, s.classes, sizeof(s.classes)), 0);
+  EXPECT_EQ(direct.epochs[0].allocs, 40u);
+  EXPECT_EQ(tslab_region_snapshot(tslab_region_base(a()),
+                                  tslab_region_size() - 1, 0, &direct),
+            TSLAB_E_REGION_TRUNCATED);
 
   EXPECT_EQ(tslab_snapshot(nullptr, &s), TSLAB_E_INVALID_ARG);
   EXPECT_EQ(tslab_snapshot(a(), nullptr), TSLAB_E_INVALID_ARG);
