@@ -120,7 +120,9 @@ class Allocator {
   }
   uint32_t EpochAdvance();
   // era_check: if non-zero, refuse (TSLAB_E_STALE_DOMAIN) when the slot's
-  // era differs (a domain closing an epoch that was reopened since).
+  // era differs (a domain closing an epoch that was reopened since); 1
+  // also matches a never-opened slot (era 0), the life a domain bound to
+  // it belongs to.
   tslab_status EpochClose(uint32_t e, uint64_t era_check = 0);
   tslab_epoch_state EpochState(uint32_t e) const {
     return static_cast<tslab_epoch_state>(

@@ -37,8 +37,12 @@ tslab_domain* Make(tslab_allocator* a, uint32_t e, bool auto_close) {
     Fail(TSLAB_E_EPOCH_RANGE);
     return nullptr;
   }
-  auto* d = new (std::nothrow) tslab_domain{a, impl, e, impl->EpochEra(e), {0},
-                                            auto_close};
+  // A never-opened slot has era 0; its first life will be era 1, and that
+  // is the life the domain belongs to (EpochClose accepts it while the slot
+  // is still unopened). Binding to 0 would disable the staleness check.
+  uint64_t era = impl->EpochEra(e);
+  if (era == 0) era = 1;
+  auto* d = new (std::nothrow) tslab_domain{a, impl, e, era, {0}, auto_close};
   if (d == nullptr) Fail(TSLAB_E_NO_MEMORY);
   return d;
 }

@@ -89,8 +89,10 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
     // Serialised with EpochAdvance: a reopen must not move this epoch's
     // slabs to the drain lists before the scan below has marked them.
     std::lock_guard<std::mutex> advance_lock(advance_mu_);
-    if (era_check != 0 &&
-        ep.era.load(std::memory_order_acquire) != era_check) {
+    // A domain bound to a never-opened slot holds era 1 (its first life):
+    // it may close the slot while it is still unopened (era 0).
+    const uint64_t era = ep.era.load(std::memory_order_acquire);
+    if (era_check != 0 && era != era_check && !(era == 0 && era_check == 1)) {
       SetLastError(TSLAB_E_STALE_DOMAIN);
       return TSLAB_E_STALE_DOMAIN;
     }
