@@ -163,6 +163,32 @@ TEST_F(Domains, DomainOfADrainedAndReopenedSlotIsStale) {
   EXPECT_EQ(State(e), TSLAB_EPOCH_ACTIVE);
 }
 
+// A domain made before its slot was ever opened belongs to the slot's
+// first life: it closes that life, and is stale once the ring reopened it.
+TEST_F(Domains, DomainOfANeverOpenedSlot) {
+  const tslab_epoch_id e = 5;
+  ASSERT_EQ(State(e), TSLAB_EPOCH_IDLE);
+  DomainPtr first(tslab_domain_wrap(a(), e, true));
+  DomainPtr unopened(tslab_domain_wrap(a(), e, false));
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(unopened, nullptr);
+  ASSERT_EQ(tslab_domain_enter(first.get()), TSLAB_OK);
+  void* p = tslab_malloc(a(), 64, e);  // opens the slot: its first life
+  ASSERT_NE(p, nullptr);
+  CloseAndReopen(e);
+  EXPECT_EQ(tslab_domain_exit(first.get()), TSLAB_E_STALE_DOMAIN);
+  EXPECT_EQ(State(e), TSLAB_EPOCH_ACTIVE) << "closed the second life";
+  EXPECT_EQ(tslab_domain_close(unopened.get()), TSLAB_E_STALE_DOMAIN);
+  EXPECT_EQ(tslab_free(a(), p), TSLAB_OK);
+
+  // Closed while still unopened: allowed, the slot drains.
+  DomainPtr idle(tslab_domain_wrap(a(), 9, false));
+  ASSERT_NE(idle, nullptr);
+  ASSERT_EQ(State(9), TSLAB_EPOCH_IDLE);
+  EXPECT_EQ(tslab_domain_close(idle.get()), TSLAB_OK);
+  EXPECT_EQ(State(9), TSLAB_EPOCH_DRAINED);
+}
+
 // Enter and exit from several threads; the epoch closes exactly once,
 // after the last exit.
 TEST_F(Domains, ConcurrentEnterExitClosesOnce) {
