@@ -53,6 +53,13 @@ bool Allocator::Init(const tslab_options& opts, tslab_status* err) {
     *err = TSLAB_E_NO_MEMORY;
     return false;
   }
+  // The cache array is sized by the capacity: a capacity above the slabs
+  // the arena can ever hold only costs memory (and UINT32_MAX + 1 wrapped
+  // to a zero-length array that ReturnSlabs then overran).
+  const uint64_t arena_slabs = arena_.reserved_bytes() / page_size_;
+  if (cache_capacity_ > arena_slabs) {
+    cache_capacity_ = static_cast<uint32_t>(arena_slabs);
+  }
   for (uint32_t c = 0; c < kNumClasses; ++c) {
     ClassState& cs = classes_[c];
     cs.size = kClassSizes[c];
@@ -60,7 +67,7 @@ bool Allocator::Init(const tslab_options& opts, tslab_status* err) {
     cs.empty_bits = EmptyBits(cs.slots);
     // ceil(2^32 / size): exact division for offsets below one page.
     cs.div_mul = ((1ull << 32) + cs.size - 1) / cs.size;
-    cs.cache = new (std::nothrow) SlabMeta*[cache_capacity_ + 1];
+    cs.cache = new (std::nothrow) SlabMeta*[size_t{cache_capacity_} + 1];
     if (cs.cache == nullptr) {
       *err = TSLAB_E_NO_MEMORY;
       return false;
