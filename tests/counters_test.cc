@@ -207,6 +207,30 @@ TEST_F(Counters, CacheCapacityZeroOverflowsEverything) {
   ExpectQuiescentInvariants(a());
 }
 
+// A capacity above anything the arena could hold is no reason to corrupt
+// memory: the cache works, and reports a capacity it can really hold.
+TEST_F(Counters, HugeCacheCapacityIsSafe) {
+  MadviseRecorder unused;
+  tslab_options o = RecorderOptions(&unused, UINT32_MAX);
+  o.max_bytes = 2u << 20;
+  a_ = MakeAllocator(o);
+  ASSERT_NE(a_, nullptr);
+  std::vector<LiveObject> objs;
+  const tslab_epoch_id e = tslab_epoch_advance(a());
+  FillSlabs(2, e, 40, &objs);
+  FreeAll(a(), &objs);
+  ASSERT_EQ(tslab_epoch_close(a(), e), TSLAB_OK);
+  SlabClassStats k = Class(2);
+  EXPECT_EQ(k.cache_size, 40u);
+  EXPECT_EQ(k.cache_overflow_len, 0u);
+  EXPECT_GE(k.cache_capacity, 40u);
+  EXPECT_LE(uint64_t{k.cache_capacity} * PageSize(), o.max_bytes);
+  FillSlabs(2, tslab_epoch_advance(a()), 40, &objs);
+  EXPECT_EQ(Class(2).slabs_reused, 40u);
+  ExpectIntact(objs);
+  ExpectQuiescentInvariants(a());
+}
+
 TEST(CountersDefaults, CacheCapacityIs32) {
   AllocatorPtr a = MakeAllocator();
   for (uint32_t c = 0; c < TSLAB_NUM_CLASSES; ++c) {
