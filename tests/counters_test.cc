@@ -33,6 +33,17 @@ class Counters : public ::testing::Test {
                  std::vector<LiveObject>* out) {
     AllocMany(cls, e, n * ExpectedObjectsPerSlab(cls), out);
   }
+  // n slabs of class cls filled in a fresh epoch, emptied, and recycled
+  // by that epoch's close; returns their pages.
+  std::set<uintptr_t> RecycleSlabs(uint32_t cls, uint32_t n) {
+    std::vector<LiveObject> objs;
+    const tslab_epoch_id e = tslab_epoch_advance(a());
+    FillSlabs(cls, e, n, &objs);
+    const std::set<uintptr_t> pages = PagesOf(objs);
+    FreeAll(a(), &objs);
+    EXPECT_EQ(tslab_epoch_close(a(), e), TSLAB_OK);
+    return pages;
+  }
   SlabClassStats Class(uint32_t cls) {
     SlabClassStats k;
     EXPECT_EQ(tslab_stats_class(a(), cls, &k), TSLAB_OK);
@@ -111,19 +122,12 @@ TEST_F(Counters, MadviseCountersEqualTheCallsMade) {
 TEST_F(Counters, MadviseFailuresAreCounted) {
   Make();
   const uint32_t cls = 4;
-  std::vector<LiveObject> objs;
-  const tslab_epoch_id e1 = tslab_epoch_advance(a());
-  FillSlabs(cls, e1, 2, &objs);
-  FreeAll(a(), &objs);
-  ASSERT_EQ(tslab_epoch_close(a(), e1), TSLAB_OK);
+  RecycleSlabs(cls, 2);
   const uint64_t good_calls = madv_.Calls().size();
   ASSERT_GT(good_calls, 0u);
 
   madv_.fail_errno = EINVAL;
-  const tslab_epoch_id e2 = tslab_epoch_advance(a());
-  FillSlabs(cls, e2, 5, &objs);  // 2 reused from the cache, 3 new
-  FreeAll(a(), &objs);
-  ASSERT_EQ(tslab_epoch_close(a(), e2), TSLAB_OK);
+  RecycleSlabs(cls, 5);  // 2 reused from the cache, 3 new
   const uint64_t failed_calls = madv_.Calls().size() - good_calls;
   ASSERT_GT(failed_calls, 0u);
 
@@ -139,8 +143,8 @@ TEST_F(Counters, MadviseFailuresAreCounted) {
   EXPECT_EQ(g.total_madvise_failures, failed_calls);
 
   madv_.fail_errno = 0;
-  const tslab_epoch_id e3 = tslab_epoch_advance(a());
-  FillSlabs(cls, e3, 5, &objs);
+  std::vector<LiveObject> objs;
+  FillSlabs(cls, tslab_epoch_advance(a()), 5, &objs);
   EXPECT_EQ(Class(cls).slabs_reused, k.slabs_reused + 5);
   EXPECT_EQ(Class(cls).new_slab_count, k.new_slab_count);
   ExpectIntact(objs);
@@ -153,13 +157,9 @@ TEST_F(Counters, MadviseFailuresAreCounted) {
 TEST_F(Counters, CacheCapacityAndOverflow) {
   Make(/*cache_capacity=*/2);
   const uint32_t cls = 5;
-  const tslab_epoch_id e = tslab_epoch_advance(a());
-  std::vector<LiveObject> objs;
-  FillSlabs(cls, e, 5, &objs);
-  const std::set<uintptr_t> pages = PagesOf(objs);
+  const std::set<uintptr_t> pages = RecycleSlabs(cls, 5);
   ASSERT_EQ(pages.size(), 5u);
-  FreeAll(a(), &objs);
-  ASSERT_EQ(tslab_epoch_close(a(), e), TSLAB_OK);
+  std::vector<LiveObject> objs;
 
   SlabClassStats k = Class(cls);
   EXPECT_EQ(k.cache_capacity, 2u);
@@ -195,11 +195,7 @@ TEST_F(Counters, CacheCapacityAndOverflow) {
 
 TEST_F(Counters, CacheCapacityZeroOverflowsEverything) {
   Make(/*cache_capacity=*/0);
-  const tslab_epoch_id e = tslab_epoch_advance(a());
-  std::vector<LiveObject> objs;
-  FillSlabs(7, e, 3, &objs);
-  FreeAll(a(), &objs);
-  ASSERT_EQ(tslab_epoch_close(a(), e), TSLAB_OK);
+  RecycleSlabs(7, 3);
   SlabClassStats k = Class(7);
   EXPECT_EQ(k.cache_size, 0u);
   EXPECT_EQ(k.cache_overflow_len, 3u);
@@ -215,16 +211,13 @@ TEST_F(Counters, HugeCacheCapacityIsSafe) {
   o.max_bytes = 2u << 20;
   a_ = MakeAllocator(o);
   ASSERT_NE(a_, nullptr);
-  std::vector<LiveObject> objs;
-  const tslab_epoch_id e = tslab_epoch_advance(a());
-  FillSlabs(2, e, 40, &objs);
-  FreeAll(a(), &objs);
-  ASSERT_EQ(tslab_epoch_close(a(), e), TSLAB_OK);
+  RecycleSlabs(2, 40);
   SlabClassStats k = Class(2);
   EXPECT_EQ(k.cache_size, 40u);
   EXPECT_EQ(k.cache_overflow_len, 0u);
   EXPECT_GE(k.cache_capacity, 40u);
   EXPECT_LE(uint64_t{k.cache_capacity} * PageSize(), o.max_bytes);
+  std::vector<LiveObject> objs;
   FillSlabs(2, tslab_epoch_advance(a()), 40, &objs);
   EXPECT_EQ(Class(2).slabs_reused, 40u);
   ExpectIntact(objs);
