@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "tests/test_util.h"
+#include "tslab/stats_region.h"
 #include "tslab/tslab.h"
 
 namespace tslab::test {
@@ -318,6 +320,56 @@ void RunStress(uint32_t n_allocators) {
 }
 
 TEST(Stress, FourThreadsOneAllocator) { RunStress(1); }
+
+// More threads alive at once than the region has counter shards: the
+// extra threads share the last shard (atomic adds). Counts stay exact, and
+// objects of threads that have exited are freed by the main thread.
+TEST(Stress, MoreThreadsThanShards) {
+  constexpr int kMany = TSLAB_REGION_SHARDS + 8;
+  constexpr int kEach = 50;
+  AllocatorPtr a = MakeAllocator();
+  ASSERT_NE(a, nullptr);
+  std::mutex mu;
+  std::vector<LiveObject> left;  // kept by exited threads
+  int arrived = 0;
+  std::condition_variable all_here;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kMany; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<LiveObject> mine;
+      for (int i = 0; i < kEach; ++i) {
+        mine.push_back(AllocFilled(a.get(), 1 + (t * kEach + i) % 768, 0,
+                                   uint64_t(t) * kEach + i));
+        if (mine.back().p == nullptr) return;
+      }
+      {  // everyone holds its shard at the same time
+        std::unique_lock<std::mutex> lock(mu);
+        if (++arrived == kMany) all_here.notify_all();
+        all_here.wait(lock, [&] { return arrived == kMany; });
+      }
+      for (int i = 0; i < kEach / 2; ++i) {
+        EXPECT_EQ(tslab_free_handle(a.get(), mine.back().h), TSLAB_OK);
+        mine.pop_back();
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      left.insert(left.end(), mine.begin(), mine.end());
+    });
+  }
+  for (auto& th : threads) th.join();
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  TslabSnapshot s = TakeSnapshot(a.get());
+  EXPECT_EQ(s.global.total_allocs, uint64_t{kMany} * kEach);
+  EXPECT_EQ(s.global.total_frees, uint64_t{kMany} * (kEach / 2));
+  EXPECT_EQ(s.global.live_objects, left.size());
+  ExpectQuiescentInvariants(s);
+  ExpectDisjoint([&] {
+    std::vector<Obj> v;
+    for (const LiveObject& o : left) v.push_back({o, 0, 0});
+    return v;
+  }());
+  FreeAll(a.get(), &left);
+  EXPECT_EQ(TakeSnapshot(a.get()).global.live_objects, 0u);
+}
 
 TEST(Stress, FourThreadsThreeAllocators) { RunStress(3); }
 
