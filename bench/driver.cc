@@ -495,7 +495,7 @@ int main(int argc, char** argv) {
                  "tslab-demo --duration per tracing run (default 5; --quick: 2)")
       ->check(CLI::Range(0.5, 600.0));
   app.add_option("--usdt-demo-threads", o.usdt.demo_threads,
-                 "tslab-demo --threads per tracing run (default 2)")
+                 "tslab-demo --threads per tracing run (default 1)")
       ->check(CLI::Range(1, 64));
   app.add_option("--usdt-delay", o.usdt.demo_delay,
                  "tslab-demo --delay: seconds tslab-trace has to attach (default 2)")

@@ -3,7 +3,9 @@
 #include "bench/usdt_cost.h"
 
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -178,6 +180,22 @@ struct UsdtCostBench::State {
 
 namespace {
 
+// Whether the kernel put its breakpoint (int3) at file offset `off` of
+// path as mapped in pid: an attached uprobe that never fires would
+// otherwise price as free.
+bool BreakpointAt(const std::string& path, pid_t pid, uint64_t off) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return false;
+  auto addr = trace::FileOffsetToAddress(pid, st.st_dev, st.st_ino, off);
+  if (!addr) return false;
+  const int fd = open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  unsigned char byte = 0;
+  const bool ok = pread(fd, &byte, 1, static_cast<off_t>(*addr)) == 1;
+  close(fd);
+  return ok && byte == 0xCC;
+}
+
 // The empty program as a plain uprobe at every site of the tslab probes of
 // `path` (only `probe`'s if not null) in process pid; detached on
 // destruction. The same sites tslab-trace attaches to, without the
@@ -209,6 +227,11 @@ class BareUprobes {
         return false;
       }
       links_.push_back(l);
+      if (!BreakpointAt(path, pid, *off)) {
+        *err = "the empty uprobe at tslab:" + n.name + " in " + path +
+               " is attached but no breakpoint is in process " + std::to_string(pid);
+        return false;
+      }
     }
     if (links_.empty()) {
       *err = path + " has no tslab" + (probe ? std::string(":") + probe : "") +
