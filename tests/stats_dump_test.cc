@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cstring>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -408,9 +410,22 @@ TEST_F(StatsDumpTest, KilledProcessLeavesAStaleFileThatListIgnoresAndGcRemoves) 
   EXPECT_EQ(l[0]["allocator_name"], "alive");
   EXPECT_NE(l[0]["command"].get<std::string>().find("tslab-demo"), std::string::npos);
 
+  // The text listing's first column is the pid. Compare whole columns: a
+  // substring test fails whenever the dead pid's digits appear elsewhere
+  // (inside another pid, an uptime).
   RunResult text = StatsDump(dir_.path(), {"--list"});
-  EXPECT_NE(text.out.find(std::to_string(alive.pid())), std::string::npos) << text.out;
-  EXPECT_EQ(text.out.find(std::to_string(dead) + " "), std::string::npos) << text.out;
+  ASSERT_EQ(text.code, 0) << text.err;
+  std::vector<std::string> pids;
+  std::istringstream rows(text.out);
+  for (std::string row; std::getline(rows, row);) {
+    std::istringstream cols(row);
+    std::string first;
+    if (cols >> first) pids.push_back(first);
+  }
+  EXPECT_NE(std::find(pids.begin(), pids.end(), std::to_string(alive.pid())), pids.end())
+      << text.out;
+  EXPECT_EQ(std::find(pids.begin(), pids.end(), std::to_string(dead)), pids.end())
+      << text.out;
 
   RunResult gc = StatsDump(dir_.path(), {"--gc"});
   ASSERT_EQ(gc.code, 0) << gc.err;
@@ -418,6 +433,32 @@ TEST_F(StatsDumpTest, KilledProcessLeavesAStaleFileThatListIgnoresAndGcRemoves) 
   std::vector<std::string> left = dir_.Regions();
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].rfind("tslab-" + std::to_string(alive.pid()) + "-", 0), 0u);
+}
+
+// A service installed under a long path still shows its program's name in
+// the text listing (argv[0] cut to its basename before the 48-character
+// cut), and --list --json gives the whole command line.
+TEST_F(StatsDumpTest, ListShowsTheProgramNameOfALongInstallPath) {
+  const std::string deep = dir_.path() + "/" + std::string(90, 'd');
+  ASSERT_EQ(mkdir(deep.c_str(), 0700), 0);
+  const std::string program = deep + "/tslab-demo";
+  char target[PATH_MAX];
+  ASSERT_NE(realpath((BinDir() + "/tslab-demo").c_str(), target), nullptr);
+  ASSERT_EQ(symlink(target, program.c_str()), 0);
+  Demo demo(dir_.path(), "deep", {"--duration", "60", "--pause-ms", "1"}, program);
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+
+  RunResult text = StatsDump(dir_.path(), {"--list"});
+  ASSERT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("tslab-demo --name deep"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find(deep), std::string::npos) << text.out;
+
+  RunResult json = StatsDump(dir_.path(), {"--list", "--json"});
+  ASSERT_EQ(json.code, 0) << json.err;
+  const Json l = Json::parse(json.out);
+  ASSERT_EQ(l.size(), 1u) << json.out;
+  EXPECT_EQ(l[0]["command"].get<std::string>().rfind(program + " --name deep ", 0), 0u)
+      << json.out;
 }
 
 // ---- crafted region files ----

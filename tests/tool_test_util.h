@@ -240,11 +240,13 @@ inline size_t CountLines(const std::string& s) {
 // it has written its ready file (its stats regions exist then).
 class Demo {
  public:
+  // program: the tslab-demo to run (a link to it, to test how its path shows).
   Demo(const std::string& dir, const std::string& name,
-       std::vector<std::string> args)
+       std::vector<std::string> args, const std::string& program = "")
       : dir_(dir), name_(name) {
     const std::string ready = dir + "/" + name + ".ready";
-    std::vector<std::string> argv = {BinDir() + "/tslab-demo", "--name", name,
+    std::vector<std::string> argv = {program.empty() ? BinDir() + "/tslab-demo" : program,
+                                     "--name", name,
                                      "--ready-file", ready};
     argv.insert(argv.end(), args.begin(), args.end());
     proc_.Start({argv, {"TSLAB_STATS_DIR=" + dir}, dir + "/" + name + ".out",

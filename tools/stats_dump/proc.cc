@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -76,10 +77,17 @@ uint64_t ReadRssBytes(int pid) {
   return resident * static_cast<uint64_t>(page > 0 ? page : 4096);
 }
 
-std::string ReadCmdline(const ProcInfo& p, size_t max_len) {
+std::string ReadCmdline(const ProcInfo& p, size_t max_len, CmdlineForm form) {
   std::string cmd;
   ReadSmallFile("/proc/" + std::to_string(p.pid) + "/cmdline", &cmd);
   while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
+  if (form == CmdlineForm::kProgramBasename) {
+    // argv[0] ends at the first NUL; a long install path would otherwise
+    // push the program's own name past max_len.
+    const size_t argv0_end = std::min(cmd.find('\0'), cmd.size());
+    const size_t slash = cmd.rfind('/', argv0_end == 0 ? 0 : argv0_end - 1);
+    if (slash != std::string::npos && slash + 1 < argv0_end) cmd.erase(0, slash + 1);
+  }
   for (char& c : cmd) {
     if (c == '\0' || c == '\n' || c == '\t') c = ' ';
   }

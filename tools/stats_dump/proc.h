@@ -30,9 +30,14 @@ bool ReadProcInfo(int pid, ProcInfo* out);
 bool IsAlive(const ProcInfo& p);
 // Resident set size in bytes from /proc/PID/statm, 0 if unreadable.
 uint64_t ReadRssBytes(int pid);
+// How ReadCmdline shows argv[0]: as the process wrote it, or only its last
+// path component (for narrow views, so the program's name survives a long
+// install path and truncation).
+enum class CmdlineForm { kFull, kProgramBasename };
 // The command line with spaces for NULs, at most max_len characters;
 // "[comm]" if it is empty (kernel threads, zombies).
-std::string ReadCmdline(const ProcInfo& p, size_t max_len);
+std::string ReadCmdline(const ProcInfo& p, size_t max_len,
+                        CmdlineForm form = CmdlineForm::kProgramBasename);
 // Seconds since the process started, from its start ticks and /proc/uptime.
 double ProcessUptimeSeconds(const ProcInfo& p);
 // Reads a whole small file; false on error (errno set).

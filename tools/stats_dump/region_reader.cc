@@ -310,7 +310,8 @@ Status ListLive(const std::string& dir, std::vector<LiveRegion>* out) {
     if (o.code == Exit::kStale) continue;
     LiveRegion lr;
     lr.pid = c.pid;
-    lr.command = ReadCmdline(p, 48);
+    lr.command = ReadCmdline(p, 4096, CmdlineForm::kFull);
+    lr.short_command = ReadCmdline(p, 48);
     lr.uptime_s = ProcessUptimeSeconds(p);
     if (o.ok()) {
       lr.allocator_id = r->identity().allocator_id;
@@ -331,7 +332,7 @@ std::string FormatListing(const std::vector<LiveRegion>& live) {
   for (const LiveRegion& l : live) {
     by_pid[l.pid].push_back(l.note.empty() ? (l.name.empty() ? "#" + std::to_string(l.allocator_id) : l.name)
                                            : "?");
-    cmd[l.pid] = l.command;
+    cmd[l.pid] = l.short_command;
   }
   std::string s;
   for (const auto& [pid, names] : by_pid) {

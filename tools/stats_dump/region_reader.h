@@ -98,7 +98,8 @@ struct LiveRegion {
   int pid = 0;
   uint64_t allocator_id = 0;
   std::string name;
-  std::string command;
+  std::string command;        // the whole command line, for --list --json
+  std::string short_command;  // program basename and arguments, <= 48 chars
   double uptime_s = 0;
   std::string note;  // why it could not be read, if so
 };
