@@ -80,7 +80,7 @@ class StatsRegion {
 // The calling thread's shard number, assigned on first use and released
 // at thread exit. Threads beyond the exclusive shards share kSharedShard.
 uint32_t AssignThreadShard();
-extern thread_local uint32_t tl_shard_plus_one
+extern constinit thread_local uint32_t tl_shard_plus_one
     __attribute__((tls_model("initial-exec")));
 inline uint32_t ThreadShard() {
   uint32_t s = tl_shard_plus_one;

@@ -13,7 +13,7 @@ TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DEFINE_SEMAPHORE)
 }
 
 namespace tslab::usdt {
-thread_local uint64_t tl_nested_probe_ns
+constinit thread_local uint64_t tl_nested_probe_ns
     __attribute__((tls_model("initial-exec"))) = 0;
 }  // namespace tslab::usdt
 #endif

@@ -83,7 +83,7 @@ TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DECLARE_SEMAPHORE)
 namespace tslab::usdt {
 
 // Nanoseconds this thread has spent in nested probes while traced.
-extern thread_local uint64_t tl_nested_probe_ns
+extern constinit thread_local uint64_t tl_nested_probe_ns
     __attribute__((tls_model("initial-exec")));
 
 inline uint64_t NowNs() {
