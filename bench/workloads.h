@@ -77,9 +77,12 @@ inline void ReportRss(WorkerResult* r, uint64_t rss_warm, uint64_t rss_end) {
   r->Metric("rss_drift_pct", DriftPct(rss_warm, rss_end));
 }
 
-// One thread's live set for churn and latency.
+// One thread's live set for churn and latency. Cache-line aligned: the
+// 2-thread churn keeps one per thread side by side in a vector, and the
+// rng state and refused_frees are written on every operation (false
+// sharing there would be charged to whichever allocator is measured).
 template <class Ops>
-struct ChurnSet {
+struct alignas(64) ChurnSet {
   using Ref = typename Ops::Ref;
   std::vector<Ref> refs;
   std::vector<uint32_t> perm;  // perm[0, batch) = this cycle's victims
