@@ -419,7 +419,8 @@ int Run(const Options& o) {
         "tracing costs: tslab-demo --threads " + std::to_string(o.usdt.demo_threads) + ", " +
         FormatSeconds(o.usdt.demo_seconds) +
         " s of work, untraced / empty BPF program as a plain uprobe at each of its tslab "
-        "probe sites / tslab-trace -p (every probe), order rotated per round; cost per hit: "
+        "probe sites, semaphores raised / tslab-trace -p (every probe), order rotated per "
+        "round; cost per hit: "
         "bench_usdt_loop, " +
         std::to_string(o.usdt.loop_chunks) + " chunks x " + std::to_string(o.usdt.loop_iters) +
         " tslab_epoch_advance() calls (one epoch_advance hit each), untraced / empty uprobe "

@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -198,8 +199,9 @@ bool BreakpointAt(const std::string& path, pid_t pid, uint64_t off) {
 
 // The empty program as a plain uprobe at every site of the tslab probes of
 // `path` (only `probe`'s if not null) in process pid; detached on
-// destruction. The same sites tslab-trace attaches to, without the
-// semaphores (a bare uprobe does not raise them).
+// destruction. The same sites tslab-trace attaches to, with the same
+// semaphores raised (ref_ctr_offset): every tslab probe sits behind its
+// semaphore, so a uprobe that did not raise it would never be hit.
 class BareUprobes {
  public:
   BareUprobes() = default;
@@ -219,8 +221,14 @@ class BareUprobes {
         *err = path + ": tslab:" + n.name + " at an address outside every segment";
         return false;
       }
-      bpf_link* l = bpf_program__attach_uprobe(skel->progs.bench_empty, false, pid, path.c_str(),
-                                               static_cast<size_t>(*off));
+      auto sem = n.semaphore != 0 ? trace::VaddrToFileOffset(path, n.semaphore) : std::nullopt;
+      if (!sem) {
+        *err = path + ": tslab:" + n.name + " has no semaphore in any segment";
+        return false;
+      }
+      LIBBPF_OPTS(bpf_uprobe_opts, opts, .ref_ctr_offset = static_cast<size_t>(*sem));
+      bpf_link* l = bpf_program__attach_uprobe_opts(skel->progs.bench_empty, pid, path.c_str(),
+                                                    static_cast<size_t>(*off), &opts);
       if (l == nullptr) {
         *err = "attaching the empty uprobe at tslab:" + n.name + " in " + path + ": " +
                std::strerror(errno);

@@ -13,9 +13,12 @@
 // attached, adds the time spent in the probe (the uprobe trap and the BPF
 // program, microseconds) to a per-thread total that ProbeTimer subtracts.
 //
-// Cost when no tracer is attached: one nop per probe site, plus one load
-// and a not-taken branch per TSLAB_PROBE_ENABLED check, ProbeTimer or
-// nested probe. With TSLAB_USDT=0 every macro compiles to nothing,
+// Every TSLAB_PROBEn sits behind its own semaphore: untraced, a probe site
+// costs one load and a not-taken branch, and its arguments (a duration, a
+// reason kept alive across a slow path) are neither computed nor held in
+// registers; the nop is in the branch. A probe still fires once per event
+// for a tracer that attached while the event was under way (the semaphore
+// is read at the probe, after the event's counter was bumped). With TSLAB_USDT=0 every macro compiles to nothing,
 // TSLAB_PROBE_ENABLED is false and ProbeTimer measures 0.
 //
 // Invariants: arguments are plain integer scalars (libbpf 1.1 parses only
@@ -74,10 +77,20 @@ TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DECLARE_SEMAPHORE)
 
 #define TSLAB_PROBE_ENABLED(name) \
   __builtin_expect(tslab_##name##_semaphore != 0, 0)
-#define TSLAB_PROBE1(name, a) STAP_PROBE1(tslab, name, a)
-#define TSLAB_PROBE2(name, a, b) STAP_PROBE2(tslab, name, a, b)
-#define TSLAB_PROBE3(name, a, b, c) STAP_PROBE3(tslab, name, a, b, c)
-#define TSLAB_PROBE4(name, a, b, c, d) STAP_PROBE4(tslab, name, a, b, c, d)
+#define TSLAB_PROBE_GATED_(name, probe) \
+  do {                                   \
+    if (TSLAB_PROBE_ENABLED(name)) {     \
+      probe;                             \
+    }                                    \
+  } while (0)
+#define TSLAB_PROBE1(name, a) \
+  TSLAB_PROBE_GATED_(name, STAP_PROBE1(tslab, name, a))
+#define TSLAB_PROBE2(name, a, b) \
+  TSLAB_PROBE_GATED_(name, STAP_PROBE2(tslab, name, a, b))
+#define TSLAB_PROBE3(name, a, b, c) \
+  TSLAB_PROBE_GATED_(name, STAP_PROBE3(tslab, name, a, b, c))
+#define TSLAB_PROBE4(name, a, b, c, d) \
+  TSLAB_PROBE_GATED_(name, STAP_PROBE4(tslab, name, a, b, c, d))
 
 #ifdef __cplusplus
 namespace tslab::usdt {
