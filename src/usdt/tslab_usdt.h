@@ -18,7 +18,8 @@
 // reason kept alive across a slow path) are neither computed nor held in
 // registers; the nop is in the branch. A probe still fires once per event
 // for a tracer that attached while the event was under way (the semaphore
-// is read at the probe, after the event's counter was bumped). With TSLAB_USDT=0 every macro compiles to nothing,
+// is read at the probe, after the event's counter was bumped).
+// With TSLAB_USDT=0 every macro compiles to nothing,
 // TSLAB_PROBE_ENABLED is false and ProbeTimer measures 0.
 //
 // Invariants: arguments are plain integer scalars (libbpf 1.1 parses only
