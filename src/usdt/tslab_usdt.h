@@ -133,24 +133,26 @@ class ProbeTimer {
 
 }  // namespace tslab::usdt
 
-// One probe site (one note): the clock is read around it only when traced.
-#define TSLAB_NESTED_(name, probe)                                  \
+// One probe site (one note), behind one semaphore read like every probe:
+// only when traced, the clock is read around it and the time goes to the
+// nested total.
+#define TSLAB_NESTED_(name, stap_probe)                             \
   do {                                                              \
-    const bool tslab_on_ = TSLAB_PROBE_ENABLED(name);               \
-    const uint64_t tslab_t0_ = tslab_on_ ? ::tslab::usdt::NowNs() : 0; \
-    probe;                                                          \
-    if (tslab_on_) {                                                \
+    if (TSLAB_PROBE_ENABLED(name)) {                                \
+      const uint64_t tslab_t0_ = ::tslab::usdt::NowNs();            \
+      stap_probe;                                                   \
       ::tslab::usdt::tl_nested_probe_ns +=                          \
           ::tslab::usdt::NowNs() - tslab_t0_;                       \
     }                                                               \
   } while (0)
-#define TSLAB_PROBE1_NESTED(name, a) TSLAB_NESTED_(name, TSLAB_PROBE1(name, a))
+#define TSLAB_PROBE1_NESTED(name, a) \
+  TSLAB_NESTED_(name, STAP_PROBE1(tslab, name, a))
 #define TSLAB_PROBE2_NESTED(name, a, b) \
-  TSLAB_NESTED_(name, TSLAB_PROBE2(name, a, b))
+  TSLAB_NESTED_(name, STAP_PROBE2(tslab, name, a, b))
 #define TSLAB_PROBE3_NESTED(name, a, b, c) \
-  TSLAB_NESTED_(name, TSLAB_PROBE3(name, a, b, c))
+  TSLAB_NESTED_(name, STAP_PROBE3(tslab, name, a, b, c))
 #define TSLAB_PROBE4_NESTED(name, a, b, c, d) \
-  TSLAB_NESTED_(name, TSLAB_PROBE4(name, a, b, c, d))
+  TSLAB_NESTED_(name, STAP_PROBE4(tslab, name, a, b, c, d))
 #endif  // __cplusplus
 
 #else  // !TSLAB_USDT
