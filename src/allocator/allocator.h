@@ -181,7 +181,10 @@ class Allocator {
   // that lock_fast_acquire / lock_contended count them all: a try_lock
   // first, no clock read.
   void LockCounted(SpinLock& mu, uint32_t cls) {
-    ShardRef sh = CurShard();
+    LockCounted(mu, cls, CurShard());
+  }
+  // The same, for a caller that already holds the thread's shard.
+  void LockCounted(SpinLock& mu, uint32_t cls, ShardRef sh) {
     if (__builtin_expect(mu.try_lock(), 1)) {
       TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_fast_acquire,
                            1);

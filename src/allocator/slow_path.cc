@@ -160,7 +160,7 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
     }
   }
   SpinLock& mu = classes_[cls].heaps[h].mu;
-  LockCounted(mu, cls);
+  LockCounted(mu, cls, sh);
   const uint32_t st = ep.state.load(std::memory_order_acquire);
   void* result = nullptr;
   if (st != TSLAB_EPOCH_ACTIVE) {
