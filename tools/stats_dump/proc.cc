@@ -77,9 +77,14 @@ uint64_t ReadRssBytes(int pid) {
   return resident * static_cast<uint64_t>(page > 0 ? page : 4096);
 }
 
-std::string ReadCmdline(const ProcInfo& p, size_t max_len, CmdlineForm form) {
-  std::string cmd;
-  ReadSmallFile("/proc/" + std::to_string(p.pid) + "/cmdline", &cmd);
+std::string ReadRawCmdline(const ProcInfo& p) {
+  std::string raw;
+  ReadSmallFile("/proc/" + std::to_string(p.pid) + "/cmdline", &raw);
+  return raw;
+}
+
+std::string FormatCmdline(std::string cmd, const ProcInfo& p, size_t max_len,
+                          CmdlineForm form) {
   while (!cmd.empty() && cmd.back() == '\0') cmd.pop_back();
   if (form == CmdlineForm::kProgramBasename) {
     // argv[0] ends at the first NUL; a long install path would otherwise
@@ -94,6 +99,10 @@ std::string ReadCmdline(const ProcInfo& p, size_t max_len, CmdlineForm form) {
   if (cmd.empty()) cmd = "[" + p.comm + "]";
   if (cmd.size() > max_len) cmd = cmd.substr(0, max_len - 3) + "...";
   return cmd;
+}
+
+std::string ReadCmdline(const ProcInfo& p, size_t max_len, CmdlineForm form) {
+  return FormatCmdline(ReadRawCmdline(p), p, max_len, form);
 }
 
 double ProcessUptimeSeconds(const ProcInfo& p) {

@@ -38,6 +38,12 @@ enum class CmdlineForm { kFull, kProgramBasename };
 // "[comm]" if it is empty (kernel threads, zombies).
 std::string ReadCmdline(const ProcInfo& p, size_t max_len,
                         CmdlineForm form = CmdlineForm::kProgramBasename);
+// The two halves of ReadCmdline, for a caller that shows one command line
+// in two forms from a single read: /proc/PID/cmdline as is (NUL-separated,
+// empty if unreadable), and its display form.
+std::string ReadRawCmdline(const ProcInfo& p);
+std::string FormatCmdline(std::string raw, const ProcInfo& p, size_t max_len,
+                          CmdlineForm form);
 // Seconds since the process started, from its start ticks and /proc/uptime.
 double ProcessUptimeSeconds(const ProcInfo& p);
 // Reads a whole small file; false on error (errno set).

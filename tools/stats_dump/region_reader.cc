@@ -310,8 +310,9 @@ Status ListLive(const std::string& dir, std::vector<LiveRegion>* out) {
     if (o.code == Exit::kStale) continue;
     LiveRegion lr;
     lr.pid = c.pid;
-    lr.command = ReadCmdline(p, 4096, CmdlineForm::kFull);
-    lr.short_command = ReadCmdline(p, 48);
+    const std::string raw = ReadRawCmdline(p);
+    lr.command = FormatCmdline(raw, p, 4096, CmdlineForm::kFull);
+    lr.short_command = FormatCmdline(raw, p, 48, CmdlineForm::kProgramBasename);
     lr.uptime_s = ProcessUptimeSeconds(p);
     if (o.ok()) {
       lr.allocator_id = r->identity().allocator_id;
