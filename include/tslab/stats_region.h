@@ -105,7 +105,10 @@ typedef struct TslabRegionClass {
   uint64_t cache_overflow_len;
   uint64_t owned_slabs;    /* slabs held by epochs, draining ones included */
   uint64_t draining_slabs;
-  uint64_t reserved[6];
+  uint64_t resident_empty_slabs; /* empty slabs whose pages are still
+                                  * resident (purge delay); part of
+                                  * cache_size + cache_overflow_len */
+  uint64_t reserved[5];
 } TslabRegionClass;
 
 typedef struct TslabRegionEpoch {

