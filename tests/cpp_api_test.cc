@@ -3,6 +3,7 @@
 // bad inputs included. Domains and DomainGuard: domain_test.cc.
 #include <gtest/gtest.h>
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -218,9 +219,17 @@ TEST(CLifecycle, CreateAndDestroy) {
   EXPECT_EQ(o.struct_size, sizeof(tslab_options));
   EXPECT_EQ(o.cache_capacity, 32u);
   EXPECT_EQ(o.madvise_fn, nullptr);
-  o.struct_size = sizeof(tslab_options) - 8;  // a caller of another layout
+  o.struct_size = sizeof(tslab_options) - 4;  // a caller of another layout
   EXPECT_EQ(tslab_create(&o), nullptr);
   EXPECT_EQ(tslab_last_error(), TSLAB_E_INVALID_ARG);
+  o.struct_size = sizeof(tslab_options) + 8;
+  EXPECT_EQ(tslab_create(&o), nullptr);
+  EXPECT_EQ(tslab_last_error(), TSLAB_E_INVALID_ARG);
+  // A caller built before purge_delay_ms: accepted, with the default delay.
+  o.struct_size = offsetof(tslab_options, purge_delay_ms);
+  o.purge_delay_ms = 12345;  // beyond the caller's struct: not read
+  AllocatorPtr older(tslab_create(&o));
+  ASSERT_NE(older, nullptr);
   AllocatorPtr defaults(tslab_create(nullptr));
   ASSERT_NE(defaults, nullptr);
   EXPECT_NE(tslab_malloc(defaults.get(), 1, 0), nullptr);

@@ -4,6 +4,10 @@
 # Exit status: 0 if nothing failed, 1 otherwise.
 # TSLAB_TEST_FILTER (a gtest filter) narrows every binary's run.
 set -u
+# The suites were written for pages that go back at the recycle (purge
+# delay 0, the engine before the purge policy); the purge tests set their
+# own delay explicitly. A caller may still choose another default.
+export TSLAB_PURGE_DELAY_MS=${TSLAB_PURGE_DELAY_MS-0}
 dir=${1:-build/bin/tests}
 passed=0 failed=0 skipped=0 broken=()
 for t in "$dir"/*_test; do

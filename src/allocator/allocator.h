@@ -1,22 +1,37 @@
 // Allocator: the temporal-slab allocator's core (tslab::internal).
 //
-// Purpose: size-classed, epoch-owned slabs with a lock-free fast path.
-// Each (epoch, class, heap) has a "current" slab that threads allocate from
-// by one CAS on its bitmap word; when it fills, the slow path (heap lock)
-// installs another: a slab of that heap with free slots, an empty one from
-// the class's cache or overflow list, or a fresh page from the arena.
-// Closing an epoch recycles its empty slabs (madvise, then cache); a slab of
-// a closed epoch is recycled when its last object is freed.
+// Purpose: size-classed, epoch-owned slabs with an owner-thread fast path.
+// Every thread allocates from its own heap (heap.h): per (epoch, class) a
+// current slab whose `alloc` word only that thread writes, so an
+// allocation is a load, a bit scan and a store, and so is a free by the
+// same thread into any slab its heap owns. A free by another thread is one
+// CAS on the slab's `remote` word (slab.h), collected by the owner on its
+// slow path. When the current slab has no free slot, the slow path takes
+// (in this order) a slab of the heap that a local free made room in, one
+// that received remote frees, an empty slab from the class's cache (pages
+// still resident first: see purge below), or a fresh page of the arena.
 //
-// Invariants (see slab.h for the bitmap/tag protocol):
-//   - A slab is on exactly one list (ListKind) when no call is in flight.
-//   - Only sealed slabs change owner; the fast path re-reads the tag after
-//     its CAS and gives the slot back if the slab changed hands.
+// Closing an epoch visits every heap (heap.h, the asymmetric exclusion):
+// it drops the epoch's current slabs, collects remote frees, disowns every
+// slab of the epoch (later frees into them are remote CASes) and recycles
+// the empty ones; a disowned slab is recycled by the free that empties it.
+//
+// Purge policy: a recycled slab keeps its pages for purge_delay_ms, on the
+// class's dirty list, and is reused warm by later allocations; a
+// background thread (purge.cc) gives the pages of slabs still unused after
+// the delay back to the OS (madvise, one call per run of adjacent slabs),
+// also when the application makes no further call. Delay 0: madvise at the
+// recycle. Allocator::Purge gives everything back now.
+//
+// Invariants:
+//   - A slab is on at most one list (ListKind) when no call is in flight.
+//   - A slab with an owner is never sealed; only disowned slabs are.
 //   - Per class, owned slabs == new + reused - recycled slabs.
+//   - A heap's current/avail/ready of an epoch are empty unless it is ACTIVE.
 //
 // Thread-safety: all public members are thread-safe except the destructor.
-// Lock order: advance_mu_, then one heap lock, then one class lock, then
-// the arena's mutex; never the reverse, never two of a kind.
+// Lock order: advance_mu_, heaps_mu_, heap locks (by shard), a class lock,
+// the arena's mutex; the purge registry's lock before a class lock.
 #ifndef TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
 #define TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
 
@@ -25,6 +40,7 @@
 #include <mutex>
 
 #include "src/allocator/arena.h"
+#include "src/allocator/heap.h"
 #include "src/allocator/region.h"
 #include "src/allocator/size_class.h"
 #include "src/allocator/slab.h"
@@ -46,52 +62,33 @@ inline constexpr uint64_t HandleSlab(uint64_t h) {
 }
 inline constexpr uint32_t HandleSlot(uint64_t h) { return h & 63; }
 inline constexpr uint64_t kMaxSlabs = 1ull << 30;
+inline constexpr uint32_t kNumHeaps = TSLAB_REGION_SHARDS;
+inline constexpr int32_t kDefaultPurgeDelayMs = 10;
 
 void SetLastError(tslab_status s);
-
-// Heaps: each (epoch, class) is split into kNumHeaps heaps, and a thread
-// allocates from heap (its shard number % kNumHeaps). Threads then claim
-// slots on different slabs and take different locks; a free still goes to
-// the slab's own heap (lock-free pending push), whatever the thread.
-inline constexpr uint32_t kNumHeaps = 8;
-inline uint32_t HeapOf(uint32_t shard) { return shard % kNumHeaps; }
-
-struct alignas(64) Heap {
-  std::atomic<SlabMeta*> current{nullptr};
-  // Slabs that went from full to not-full (lock-free pushes; see slab.h).
-  std::atomic<SlabMeta*> pending{nullptr};
-  SlabList all;     // every slab of this heap; heap lock
-  AvailStack avail;  // slabs with free slots (ACTIVE epoch); heap lock
-};
+class Allocator;
+void RegisterForPurge(Allocator* a);    // purge.cc
+void UnregisterFromPurge(Allocator* a);
 
 struct alignas(64) EpochSlot {
   std::atomic<uint32_t> state{TSLAB_EPOCH_IDLE};
   std::atomic<uint64_t> era{0};
-  // Slabs on this epoch's lists, all classes: reaching 0 while CLOSING
-  // makes the epoch DRAINED.
+  // Slabs on this epoch's lists, all classes and heaps: reaching 0 while
+  // CLOSING makes the epoch DRAINED (under advance_mu_).
   std::atomic<uint64_t> slab_count{0};
-  Heap heaps[kNumClasses][kNumHeaps];
-};
-
-// The lock of one (class, heap), over every epoch's Heap of that pair,
-// plus the heap's drain list (reopened epochs' old slabs).
-struct alignas(64) HeapLock {
-  SpinLock mu;
-  SlabList drain;  // guarded by mu
 };
 
 struct alignas(64) ClassState {
-  SpinLock mu;  // the cache, the overflow list
+  SpinLock mu;  // the cache lists and the gauges
   uint32_t size = 0;
   uint32_t slots = 0;
   uint64_t empty_bits = 0;
+  uint64_t slot_bits = 0;
   uint64_t div_mul = 0;  // slot = (offset * div_mul) >> 32, exact here
-  SlabMeta** cache = nullptr;  // guarded by mu
-  uint32_t cache_len = 0;      // guarded by mu
-  SlabList overflow;           // guarded by mu
+  SlabList dirty;        // recycled, pages resident; newest first; mu
+  SlabList clean;        // recycled, pages returned; mu
   std::atomic<uint64_t> owned{0};     // slabs on epoch or drain lists
   std::atomic<uint64_t> draining{0};  // of those, on drain lists
-  HeapLock heaps[kNumHeaps];
 };
 
 // The calling thread's counter shard in one allocator's region.
@@ -99,6 +96,9 @@ struct ShardRef {
   TslabRegionShard* shard;
   bool shared;  // the overflow shard: atomic adds
 };
+
+// Why a free was refused (the probe's kinds, tslab_usdt.h).
+enum FreeKind : int { kFreeInvalid = 0, kFreeStale, kFreeDouble, kFreeForeign };
 
 class Allocator {
  public:
@@ -111,8 +111,8 @@ class Allocator {
   // REQUIRES: cls < 8, e < 16 (the C API checks).
   __attribute__((always_inline)) inline void* Alloc(uint32_t cls, uint32_t e,
                                                     uint64_t* handle_out);
-  tslab_status FreeHandle(uint64_t h);
-  tslab_status FreePtr(void* p);
+  __attribute__((always_inline)) inline tslab_status FreeHandle(uint64_t h);
+  __attribute__((always_inline)) inline tslab_status FreePtr(void* p);
   void* HandlePtr(uint64_t h) const;
 
   uint32_t EpochCurrent() const {
@@ -133,7 +133,11 @@ class Allocator {
   }
 
   // Gives back every resident empty slab's pages now (tslab_purge).
-  void Purge() {}
+  void Purge() { PurgeOlderThan(UINT64_MAX); }
+  // The purge thread's step: gives back the slabs recycled more than the
+  // delay before now_ns; returns when the next one falls due (0: none).
+  uint64_t PurgeDue(uint64_t now_ns);
+  int32_t purge_delay_ms() const { return purge_delay_ms_; }
 
   tslab_status Snapshot(TslabSnapshot* out) const;
   const StatsRegion& region() const { return region_; }
@@ -141,52 +145,71 @@ class Allocator {
   uint64_t page_size() const { return page_size_; }
 
  private:
+  friend struct PurgeRegistry;
   Allocator() = default;
   bool Init(const tslab_options& opts, tslab_status* err);
-
-  // Claims a free slot of s with one CAS loop. False if s is sealed or
-  // full. *filled: this claim took the last free slot.
-  static inline bool TryClaim(SlabMeta* s, uint32_t* slot, bool* filled,
-                              uint64_t* retries);
-  inline void* FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
-                           uint32_t e, uint32_t shard, uint64_t retries,
-                           uint64_t* out);
-  // Clears slot's bit and handles the full->partial and ->empty
-  // transitions. count: a real free (false: undoing a racy claim).
-  // False, changing nothing, if the bit was already clear (a concurrent
-  // free of the same slot won): the bit CAS is where frees linearise.
-  __attribute__((always_inline)) inline bool ReleaseSlot(SlabMeta* s,
-                                                        uint64_t tag,
-                                                        uint32_t slot,
-                                                        bool count);
-  tslab_status RefuseFree(int kind, int cls);
 
   ShardRef ShardAt(uint32_t i) const {
     return {&region_.shard(i), i == kSharedShard};
   }
   ShardRef CurShard() const { return ShardAt(ThreadShard()); }
-  void CountFill(uint32_t cls, uint32_t shard) const {
-#if TSLAB_STATS
-    ShardRef sh = ShardAt(shard);
-    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slab_fills, 1);
-#else
-    (void)cls;
-    (void)shard;
-#endif
+  void* SlotAddress(const SlabMeta* s, uint32_t cls, uint32_t slot) const {
+    return arena_.SlabBase(s) + kSlabHeaderBytes +
+           uint64_t{slot} * classes_[cls].size;
+  }
+  // Slot of a pointer at offset `off` in its slab, or -1 (header, interior).
+  int SlotOf(uint32_t cls, uint64_t off) const {
+    const ClassState& cs = classes_[cls];
+    if (__builtin_expect(off < kSlabHeaderBytes, 0)) return -1;
+    const uint64_t rel = off - kSlabHeaderBytes;
+    const auto slot = static_cast<uint32_t>((rel * cs.div_mul) >> 32);
+    if (__builtin_expect(uint64_t{slot} * cs.size != rel || slot >= cs.slots,
+                         0)) {
+      return -1;
+    }
+    return static_cast<int>(slot);
   }
 
-  // ---- slow paths (slow_path.cc), all out of line and cold ----
-  void* AllocSlow(uint32_t cls, uint32_t e, uint32_t shard, int reason,
-                  uint64_t* out);
-  void PushPending(SlabMeta* s, uint64_t tag);
+  // The owner's free of slot of s (s->owner is the caller's shard and the
+  // caller is inside Enter/Exit). hgen < 0: by pointer. Returns 0 or the
+  // FreeKind + 1 of a refusal (the caller refuses after Exit).
+  __attribute__((always_inline)) inline int LocalFree(ThreadHeap* th,
+                                                      SlabMeta* s,
+                                                      uint32_t slot,
+                                                      int32_t hgen,
+                                                      uint64_t tag);
+
+  // ---- slow paths (slow_path.cc, free_path.cc), out of line and cold ----
+  void* AllocSlow(uint32_t cls, uint32_t e, uint64_t* out);
+  // A free by a thread that does not own s (or whose heap is visited).
+  // hgen < 0: by pointer, `where` is the offset in the slab (the slot is
+  // recomputed from a fresh tag); else by handle, `where` is the slot.
+  tslab_status FreeRemote(SlabMeta* s, uint64_t where, int32_t hgen);
+  tslab_status RefuseFree(int kind, int cls);
+  // The counters and probe of a refused free, without the caller's error.
+  void CountRefusal(int kind, int cls);
+  // The kind of a refused free of slot (hgen < 0: by pointer).
+  int ClassifyRefusal(const SlabMeta* s, uint32_t slot, int32_t hgen) const;
+  // Folds s's remote frees into alloc (owner or visitor). Remote bits on
+  // slots the owner had freed already are double frees found late: counted
+  // (and their free undone in the counters) here.
+  void Collect(SlabMeta* s, uint32_t cls, ShardRef sh);
+  SlabMeta* PopAvail(Bin& b);
+  SlabMeta* PopReady(ThreadHeap* th, Bin& b, uint32_t e, uint32_t cls,
+                     ShardRef sh);
+  // An empty slab re-owned by th's (e, cls) bin, or null (address space
+  // exhausted). Takes the class lock.
+  SlabMeta* NewSlab(ThreadHeap* th, uint32_t cls, uint32_t e, ShardRef sh);
+  ThreadHeap* HeapFor(uint32_t shard);
+  // A disowned slab's last free: seal, unlink, recycle.
   void RecycleOnEmpty(SlabMeta* s, uint64_t tag);
-  // Every lock of the allocator (heap and cache locks) is taken here, so
-  // that lock_fast_acquire / lock_contended count them all: a try_lock
-  // first, no clock read.
-  void LockCounted(SpinLock& mu, uint32_t cls) {
-    LockCounted(mu, cls, CurShard());
-  }
-  // The same, for a caller that already holds the thread's shard.
+  // REQUIRES: th->mu (or th's owner excluded). Seals s if it holds no live
+  // slot; on success unlinks it from its list. False if not empty.
+  bool TrySealLocked(ThreadHeap* th, SlabMeta* s, ShardRef sh);
+  void PushReady(SlabMeta* s, uint64_t tag);
+
+  // Every lock of the allocator is taken here, so that lock_fast_acquire /
+  // lock_contended count them all: a try_lock first, no clock read.
   void LockCounted(SpinLock& mu, uint32_t cls, ShardRef sh) {
     if (__builtin_expect(mu.try_lock(), 1)) {
       TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_fast_acquire,
@@ -197,34 +220,37 @@ class Allocator {
     }
     (void)sh;
   }
-  // The fast path's rare undo of a claim on a slab that changed hands.
-  void UndoClaim(SlabMeta* s, uint64_t tag, uint32_t slot);
-  // REQUIRES: heap lock (cls, h). Moves (e, cls, h)'s pending slabs to
-  // avail.
-  void DrainPendingLocked(uint32_t cls, uint32_t e, uint32_t h);
-  // REQUIRES: heap lock. A slab of (e, cls, h) with free slots, or null.
-  SlabMeta* TakeAvailLocked(uint32_t cls, uint32_t e, uint32_t h);
-  // REQUIRES: heap lock; takes the class lock. An empty slab, re-owned by
-  // (e, cls, h) and on its `all` list, or null (address space exhausted).
-  SlabMeta* NewSlabLocked(uint32_t cls, uint32_t e, uint32_t h);
-  // REQUIRES: heap lock of s; s sealed. Takes s off every list of its heap.
-  void UnlinkLocked(SlabMeta* s);
-  // Gives the pages back and puts sealed, unlinked slabs into the cache.
-  // REQUIRES: no lock held (madvise is a syscall); takes the class lock.
+
+  // ---- heap visits (epoch.cc) ----
+  // Locks every heap's mu and excludes every owner but the caller's own
+  // heap (one HeavyFence for all). REQUIRES: advance_mu_.
+  void VisitAllHeaps(uint32_t self_shard);
+  void EndVisit();
+
+  // ---- epochs (epoch.cc) ----
+  void OpenEpoch(uint32_t e);
+  void MaybeDrained(uint32_t e);
+  bool EpochHoldsObjects(uint32_t e) const;
+
+  // ---- the cache and the purge (purge.cc) ----
+  // Puts sealed, unlinked slabs in the class's cache: dirty (resident)
+  // with a purge delay, else madvised first. REQUIRES: no lock held.
   void ReturnSlabs(uint32_t cls, SlabList* sealed);
   // One madvise(MADV_DONTNEED) over `pages` adjacent slabs from `first`.
   void Madvise(SlabMeta* first, uint64_t pages, uint32_t cls);
-  void OpenEpoch(uint32_t e);
-  void MaybeDrained(uint32_t e);
-  // True if a slab on e's lists holds an allocated slot. Takes each heap
-  // lock in turn (REQUIRES: none held). Cold: the ring wrap onto an ACTIVE
-  // slot only.
-  bool EpochHoldsObjects(uint32_t e);
+  // Sorts slabs by address and madvises each run of adjacent ones.
+  void MadviseRuns(SlabMeta** batch, size_t n, uint32_t cls);
+  // Purges the dirty slabs recycled at or before cutoff_ns; returns when
+  // the oldest one left was recycled (0: none left).
+  uint64_t PurgeOlderThan(uint64_t cutoff_ns);
   void PublishGauges(uint32_t cls);  // REQUIRES: class lock
+  void ArmPurge();
 
   uint32_t id_ = 0;
   uint64_t page_size_ = 4096;
   uint32_t cache_capacity_ = 32;
+  int32_t purge_delay_ms_ = kDefaultPurgeDelayMs;
+  uint64_t purge_delay_ns_ = 0;
   tslab_madvise_fn madvise_fn_ = nullptr;
   void* madvise_ctx_ = nullptr;
   Arena arena_;
@@ -233,131 +259,144 @@ class Allocator {
   std::atomic<uint32_t> current_epoch_{0};
   EpochSlot epochs_[kNumEpochs];
   ClassState classes_[kNumClasses];
+
+  // heaps_[shard]: created on the shard's first slow path (heaps_mu_).
+  // fast_heaps_: the same for exclusive shards, null for the shared one,
+  // so the fast path needs one load and one test.
+  std::mutex heaps_mu_;
+  std::atomic<ThreadHeap*> heaps_[kNumHeaps] = {};
+  std::atomic<ThreadHeap*> fast_heaps_[kNumHeaps] = {};
+  bool visit_blocked_[kNumHeaps] = {};  // advance_mu_
+
+  // The purge thread's registry links (purge.cc; its mutex).
+  Allocator* purge_next_ = nullptr;
+  Allocator* purge_prev_ = nullptr;
+  std::atomic<bool> purge_armed_{false};
 };
 
 // ---------------- fast paths ----------------
 
-inline bool Allocator::TryClaim(SlabMeta* s, uint32_t* slot, bool* filled,
-                                uint64_t* retries) {
-  uint64_t w = s->bits.load(std::memory_order_relaxed);
-  for (;;) {
-    if (w & kSealed) return false;
-    uint64_t free_bits = ~w & kSlotMask;
-    if (free_bits == 0) return false;
-    uint64_t bit = free_bits & (~free_bits + 1);
-    if (s->bits.compare_exchange_weak(w, w | bit, std::memory_order_acq_rel,
-                                      std::memory_order_relaxed)) {
-      *slot = static_cast<uint32_t>(__builtin_ctzll(bit));
-      *filled = (w | bit) == kSlotMask;
-      return true;
-    }
-    ++*retries;
-  }
-}
-
-inline bool Allocator::ReleaseSlot(SlabMeta* s, uint64_t tag, uint32_t slot,
-                            bool count) {
-  const uint32_t cls = TagClass(tag);
-  const uint64_t bit = 1ull << slot;
-  uint64_t w = s->bits.load(std::memory_order_relaxed);
-  uint64_t retries = 0;
-  for (;;) {
-    if (__builtin_expect(!(w & bit), 0)) return false;
-    // Full -> not full: queue the slab for the slow path *before* giving
-    // the slot back, so that it is never empty (hence never sealed and
-    // recycled) while on a pending stack. `queued` makes this once-only.
-    if (__builtin_expect(w == kSlotMask, 0) &&
-        s->queued.exchange(1, std::memory_order_acq_rel) == 0) {
-      PushPending(s, tag);
-    }
-    // seq_cst: pairs with EpochClose's store of reclaim_on_empty followed
-    // by its load of bits, and with DrainPendingLocked's store of `queued`
-    // followed by its load of bits; one side always sees the other.
-    if (s->bits.compare_exchange_weak(w, w & ~bit, std::memory_order_seq_cst,
-                                      std::memory_order_relaxed)) {
-      break;
-    }
-    ++retries;
-  }
-#if TSLAB_STATS
-  ShardRef sh = CurShard();
-  if (count) {
-    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->frees[TagEpoch(tag)][cls], 1);
-    if (__builtin_expect(retries != 0, 0)) {
-      TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].free_cas_retries,
-                           retries);
-    }
-  }
-  if (__builtin_expect(w == kSlotMask, 0)) {
-    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slab_unfills, 1);
-  }
-#else
-  (void)count;
-  (void)retries;
-#endif
-  if (__builtin_expect((w & ~bit) == classes_[cls].empty_bits, 0) &&
-      s->reclaim_on_empty.load(std::memory_order_seq_cst)) {
-    RecycleOnEmpty(s, tag);
-  }
-  return true;
-}
-
-inline void* Allocator::FinishAlloc(SlabMeta* s, uint32_t slot, uint32_t cls,
-                                    uint32_t e, uint32_t shard,
-                                    uint64_t retries, uint64_t* out) {
-  if (out != nullptr) {
-    uint16_t gen = s->gen[slot].load(std::memory_order_relaxed);
-    *out = MakeHandle(id_, gen, s->index, slot);
-  }
-#if TSLAB_STATS
-  ShardRef sh = ShardAt(shard);
-  TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->allocs[e][cls], 1);
-  if (__builtin_expect(retries != 0, 0)) {
-    TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].alloc_cas_retries,
-                         retries);
-  }
-#else
-  (void)e;
-  (void)shard;
-  (void)retries;
-#endif
-  return arena_.SlabBase(s) + kSlabHeaderBytes +
-         uint64_t{slot} * classes_[cls].size;
-}
-
 inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
-  EpochSlot& ep = epochs_[e];
   const uint32_t shard = ThreadShard();
-  int reason = 2;  // TSLAB_SLOW_EPOCH_CLOSED
-  if (__builtin_expect(
-          ep.state.load(std::memory_order_acquire) == TSLAB_EPOCH_ACTIVE, 1)) {
-    reason = 0;  // TSLAB_SLOW_CURRENT_NULL
-    SlabMeta* s =
-        ep.heaps[cls][HeapOf(shard)].current.load(std::memory_order_acquire);
-    if (s != nullptr) {
-      uint64_t tag = s->tag.load(std::memory_order_acquire);
-      if (TagOwner(tag) == OwnerKey(e, cls)) {
-        uint32_t slot;
-        bool filled;
-        uint64_t retries = 0;
-        if (TryClaim(s, &slot, &filled, &retries)) {
-          const uint64_t now_tag = s->tag.load(std::memory_order_acquire);
-          // A fill leaves the full slab current: the next allocation
-          // swaps it (slow path, reason "current full").
-          if (__builtin_expect(filled, 0)) CountFill(TagClass(now_tag), shard);
-          if (__builtin_expect(now_tag == tag, 1)) {
-            return FinishAlloc(s, slot, cls, e, shard, retries, out);
+  ThreadHeap* th = fast_heaps_[shard].load(std::memory_order_relaxed);
+  if (__builtin_expect(th != nullptr, 1)) {
+    if (__builtin_expect(th->Enter(), 1)) {
+      SlabMeta* s = th->bins[e][cls].current;
+      if (__builtin_expect(s != nullptr, 1)) {
+        const uint64_t a = s->alloc.load(std::memory_order_relaxed);
+        if (__builtin_expect(~a != 0, 1)) {
+          const auto slot = static_cast<uint32_t>(__builtin_ctzll(~a));
+          const uint64_t na = a | (1ull << slot);
+          s->alloc.store(na, std::memory_order_relaxed);
+          TslabRegionShard* sh = &region_.shard(shard);
+          TSLAB_STAT_OWNER_ADD(sh->allocs[e][cls], 1);
+          if (__builtin_expect(na == kFull, 0)) {
+            TSLAB_STAT_OWNER_ADD(sh->cls[cls].slab_fills, 1);
           }
-          // The slab was recycled and re-owned between our reads: the
-          // slot is the new owner's; give it back and take the slow path.
-          UndoClaim(s, now_tag, slot);
-        } else {
-          reason = 1;  // TSLAB_SLOW_CURRENT_FULL
+          (void)sh;
+          if (out != nullptr) {
+            *out = MakeHandle(id_, s->gen[slot].load(std::memory_order_relaxed),
+                              s->index, slot);
+          }
+          th->Exit();
+          return SlotAddress(s, cls, slot);
         }
       }
     }
+    th->Exit();
   }
-  return AllocSlow(cls, e, shard, reason, out);
+  return AllocSlow(cls, e, out);
+}
+
+inline int Allocator::LocalFree(ThreadHeap* th, SlabMeta* s, uint32_t slot,
+                                int32_t hgen, uint64_t tag) {
+  const uint64_t bit = 1ull << slot;
+  const uint64_t a = s->alloc.load(std::memory_order_relaxed);
+  const uint16_t g = s->gen[slot].load(std::memory_order_relaxed);
+  if (__builtin_expect(!(a & bit), 0) ||
+      __builtin_expect(s->remote.load(std::memory_order_relaxed) & bit, 0) ||
+      __builtin_expect(hgen >= 0 && g != static_cast<uint16_t>(hgen), 0)) {
+    return ClassifyRefusal(s, slot, hgen) + 1;
+  }
+  // The handle dies first: gen moves before the slot can be handed out.
+  s->gen[slot].store(static_cast<uint16_t>(g + 1), std::memory_order_relaxed);
+  s->alloc.store(a & ~bit, std::memory_order_relaxed);
+  const uint32_t cls = TagClass(tag), e = TagEpoch(tag);
+  TslabRegionShard* sh = &region_.shard(th->shard);
+  TSLAB_STAT_OWNER_ADD(sh->frees[e][cls], 1);
+  if (__builtin_expect(a == kFull, 0)) {
+    // Full -> not full: the heap can allocate from it again.
+    TSLAB_STAT_OWNER_ADD(sh->cls[cls].slab_unfills, 1);
+    Bin& b = th->bins[e][cls];
+    if (s != b.current && !s->in_avail) {
+      s->in_avail = true;
+      s->avail_next = b.avail;
+      b.avail = s;
+    }
+  }
+  (void)sh;
+  return 0;
+}
+
+inline tslab_status Allocator::FreePtr(void* p) {
+  if (__builtin_expect(!arena_.Contains(p), 0)) {
+    return RefuseFree(p != nullptr && FindArenaOwner(p) != 0 ? kFreeForeign
+                                                              : kFreeInvalid,
+                      -1);
+  }
+  SlabMeta* s = arena_.Meta(arena_.SlabIndexOf(p));
+  const uint64_t tag = s->tag.load(std::memory_order_acquire);
+  const int slot = SlotOf(TagClass(tag), arena_.OffsetInSlab(p));
+  if (__builtin_expect(slot < 0, 0)) {
+    return RefuseFree(kFreeInvalid, static_cast<int>(TagClass(tag)));
+  }
+  const uint32_t shard = ThreadShard();
+  ThreadHeap* th = fast_heaps_[shard].load(std::memory_order_relaxed);
+  if (__builtin_expect(th != nullptr, 1)) {
+    if (__builtin_expect(
+            th->Enter() && s->owner.load(std::memory_order_relaxed) == shard,
+            1)) {
+      const int r = LocalFree(th, s, static_cast<uint32_t>(slot), -1, tag);
+      th->Exit();
+      if (__builtin_expect(r == 0, 1)) return TSLAB_OK;
+      return RefuseFree(r - 1, static_cast<int>(TagClass(tag)));
+    }
+    th->Exit();
+  }
+  return FreeRemote(s, arena_.OffsetInSlab(p), -1);
+}
+
+inline tslab_status Allocator::FreeHandle(uint64_t h) {
+  const uint32_t id = HandleId(h);
+  if (__builtin_expect(id != id_, 0)) {
+    return RefuseFree(id != 0 && AllocatorIdLive(id) ? kFreeForeign
+                                                      : kFreeInvalid,
+                      -1);
+  }
+  const uint64_t index = HandleSlab(h);
+  if (__builtin_expect(index >= arena_.slabs_used(), 0)) {
+    return RefuseFree(kFreeInvalid, -1);
+  }
+  SlabMeta* s = arena_.Meta(index);
+  const uint64_t tag = s->tag.load(std::memory_order_acquire);
+  const uint32_t slot = HandleSlot(h);
+  if (__builtin_expect(slot >= classes_[TagClass(tag)].slots, 0)) {
+    return RefuseFree(kFreeInvalid, static_cast<int>(TagClass(tag)));
+  }
+  const uint32_t shard = ThreadShard();
+  ThreadHeap* th = fast_heaps_[shard].load(std::memory_order_relaxed);
+  if (__builtin_expect(th != nullptr, 1)) {
+    if (__builtin_expect(
+            th->Enter() && s->owner.load(std::memory_order_relaxed) == shard,
+            1)) {
+      const int r = LocalFree(th, s, slot, HandleGen(h), tag);
+      th->Exit();
+      if (__builtin_expect(r == 0, 1)) return TSLAB_OK;
+      return RefuseFree(r - 1, static_cast<int>(TagClass(tag)));
+    }
+    th->Exit();
+  }
+  return FreeRemote(s, slot, HandleGen(h));
 }
 
 }  // namespace tslab::internal

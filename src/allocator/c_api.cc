@@ -48,12 +48,12 @@ tslab_allocator* tslab_create(const tslab_options* opts) {
   tslab_options o;
   tslab_options_init(&o);
   if (opts != nullptr) {
-    // The struct grows at its end: a caller built against an older, shorter
-    // one (down to the fields before purge_delay_ms) keeps the defaults of
-    // the fields it does not know.
+    // The struct grows at its end: a caller built against the older, shorter
+    // one (it ended at madvise_ctx) keeps the defaults of the fields it
+    // does not know. Any other size is another layout.
     constexpr size_t kOldest = offsetof(tslab_options, purge_delay_ms);
-    if (opts->struct_size < kOldest ||
-        opts->struct_size > sizeof(tslab_options)) {
+    if (opts->struct_size != kOldest &&
+        opts->struct_size != sizeof(tslab_options)) {
       Fail(TSLAB_E_INVALID_ARG);
       return nullptr;
     }

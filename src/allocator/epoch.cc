@@ -1,8 +1,129 @@
-// Epoch lifecycle: advance (with ring wrap) and close (with reclamation).
+// Epoch lifecycle: advance (with ring wrap) and close (with reclamation),
+// and the heap visits a close makes (heap.h, the asymmetric exclusion).
+#include <linux/membarrier.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "src/allocator/allocator.h"
 #include "src/usdt/tslab_usdt.h"
 
 namespace tslab::internal {
+namespace {
+
+// membarrier PRIVATE_EXPEDITED needs a one-time registration per process
+// (Linux 4.14+). Where it is refused (an old kernel, a seccomp filter), an
+// mprotect that takes write permission away from a touched private page
+// makes the kernel shoot down that page's TLB entries on every CPU running
+// this process's threads: an interrupt there, hence a full barrier.
+bool MembarrierReady() {
+  static const bool ready = [] {
+    const long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    if (cmds < 0 || !(cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED)) return false;
+    return syscall(SYS_membarrier,
+                   MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+  }();
+  return ready;
+}
+
+void MprotectFence() {
+  static std::mutex mu;
+  static char* page = [] {
+    void* p = mmap(nullptr, 4096, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? nullptr : static_cast<char*>(p);
+  }();
+  if (page == nullptr) return;
+  std::lock_guard<std::mutex> lock(mu);
+  *reinterpret_cast<volatile char*>(page) = 1;
+  mprotect(page, 4096, PROT_READ);
+  mprotect(page, 4096, PROT_READ | PROT_WRITE);
+}
+
+}  // namespace
+
+void HeavyFence() {
+  if (MembarrierReady() &&
+      syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0) {
+    return;
+  }
+  MprotectFence();
+}
+
+void Allocator::VisitAllHeaps(uint32_t self_shard) {
+  heaps_mu_.lock();
+  bool any = false;
+  for (uint32_t i = 0; i < kNumHeaps; ++i) {
+    ThreadHeap* th = heaps_[i].load(std::memory_order_acquire);
+    if (th == nullptr) continue;
+    th->mu.lock();
+    // The caller's own heap has no operation in flight: it is here.
+    if (!th->shared && i != self_shard) {
+      th->Block();
+      visit_blocked_[i] = true;
+      any = true;
+    }
+  }
+  if (any && !kAsymSeqCst) HeavyFence();
+  for (uint32_t i = 0; i < kNumHeaps; ++i) {
+    if (visit_blocked_[i]) heaps_[i].load(std::memory_order_relaxed)->WaitIdle();
+  }
+}
+
+void Allocator::EndVisit() {
+  for (uint32_t i = 0; i < kNumHeaps; ++i) {
+    ThreadHeap* th = heaps_[i].load(std::memory_order_relaxed);
+    if (th == nullptr) continue;
+    if (visit_blocked_[i]) {
+      th->Unblock();
+      visit_blocked_[i] = false;
+    }
+    th->mu.unlock();
+  }
+  heaps_mu_.unlock();
+}
+
+void Allocator::OpenEpoch(uint32_t e) {
+  EpochSlot& ep = epochs_[e];
+  const uint64_t era = ep.era.fetch_add(1, std::memory_order_acq_rel) + 1;
+  TslabRegionEpoch& re = region_.epoch(e);
+  AtomicStore(re.era, era);
+  AtomicStore(re.open_ns, MonotonicNs());
+  AtomicStore(re.close_ns, 0);
+  ep.state.store(TSLAB_EPOCH_ACTIVE, std::memory_order_seq_cst);
+  AtomicStore(re.state, TSLAB_EPOCH_ACTIVE);
+}
+
+// Under advance_mu_, like every state change: a reopen cannot run between
+// the check and the store (it would be overwritten by DRAINED).
+void Allocator::MaybeDrained(uint32_t e) {
+  EpochSlot& ep = epochs_[e];
+  if (ep.slab_count.load(std::memory_order_acquire) != 0) return;
+  std::lock_guard<std::mutex> advance_lock(advance_mu_);
+  if (ep.state.load(std::memory_order_acquire) == TSLAB_EPOCH_CLOSING &&
+      ep.slab_count.load(std::memory_order_acquire) == 0) {
+    ep.state.store(TSLAB_EPOCH_DRAINED, std::memory_order_release);
+    AtomicStore(region_.epoch(e).state, TSLAB_EPOCH_DRAINED);
+  }
+}
+
+bool Allocator::EpochHoldsObjects(uint32_t e) const {
+#if TSLAB_STATS
+  // Live objects of the slot, from the counters (allocations minus frees,
+  // modulo 2^64 across shards): no walk of other threads' slab lists.
+  uint64_t live = 0;
+  for (uint32_t i = 0; i < TSLAB_REGION_SHARDS; ++i) {
+    const TslabRegionShard& sh = region_.shard(i);
+    for (uint32_t c = 0; c < kNumClasses; ++c) {
+      live += AtomicLoad(sh.allocs[e][c]) - AtomicLoad(sh.frees[e][c]);
+    }
+  }
+  return live != 0;
+#else
+  (void)e;
+  return false;  // only epoch_wraps_live needs it, and it is compiled out
+#endif
+}
 
 uint32_t Allocator::EpochAdvance() {
   std::lock_guard<std::mutex> advance_lock(advance_mu_);
@@ -12,39 +133,44 @@ uint32_t Allocator::EpochAdvance() {
   const uint32_t st = ep.state.load(std::memory_order_acquire);
   if (st == TSLAB_EPOCH_CLOSING) {
     // Wrapping onto a closed epoch that still holds objects: its slabs
-    // move to the per-class draining lists (recycled as their last object
-    // is freed) and the slot starts a new life.
+    // (all disowned by the close) move to their heaps' drain lists, each
+    // recycled by the free that empties it, and the slot starts a new life.
+    // No owner touches a closed epoch's bins, so the heap locks suffice.
     TSLAB_STAT_INC(region_.global().epoch_wraps_live);
-    for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
-      ClassState& cs = classes_[cls];
-      for (uint32_t h = 0; h < kNumHeaps; ++h) {
-        Heap& lists = ep.heaps[cls][h];
-        LockCounted(cs.heaps[h].mu, cls);
-        DrainPendingLocked(cls, next, h);
-        lists.avail.Clear();
-        uint64_t moved = 0;
-        while (SlabMeta* s = lists.all.PopFront()) {
-          cs.heaps[h].drain.PushFront(s);
-          s->list = ListKind::kDrain;
-          ++moved;
+    uint64_t moved[kNumClasses] = {};
+    uint64_t moved_all = 0;
+    std::lock_guard<std::mutex> heaps_lock(heaps_mu_);
+    for (uint32_t i = 0; i < kNumHeaps; ++i) {
+      ThreadHeap* th = heaps_[i].load(std::memory_order_acquire);
+      if (th == nullptr) continue;
+      th->mu.lock();
+      for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
+        Bin& b = th->bins[next][cls];
+        while (SlabMeta* s = b.all.PopFront()) {
+          th->drain.PushFront(s);
+          s->list.store(ListKind::kDrain, std::memory_order_relaxed);
+          ++moved[cls];
         }
-        lists.current.store(nullptr, std::memory_order_release);
-        ep.slab_count.fetch_sub(moved, std::memory_order_acq_rel);
-        cs.draining.fetch_add(moved, std::memory_order_relaxed);
-        cs.heaps[h].mu.unlock();
       }
-      LockCounted(cs.mu, cls);
+      th->mu.unlock();
+    }
+    for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
+      if (moved[cls] == 0) continue;
+      moved_all += moved[cls];
+      ClassState& cs = classes_[cls];
+      cs.draining.fetch_add(moved[cls], std::memory_order_relaxed);
+      const ShardRef sh = CurShard();
+      LockCounted(cs.mu, cls, sh);
       PublishGauges(cls);
       cs.mu.unlock();
     }
-    AtomicStore(region_.epoch(next).slab_count, 0);
+    ep.slab_count.fetch_sub(moved_all, std::memory_order_acq_rel);
+    AtomicAdd(region_.epoch(next).slab_count, 0 - moved_all);
     OpenEpoch(next);
   } else if (st == TSLAB_EPOCH_ACTIVE) {
     // Never closed: the slot stays open and keeps its objects. A live wrap
-    // only if it still holds one: the empty slabs of an open epoch whose
-    // objects were all freed share no lifetime with the new objects.
-    if (ep.slab_count.load(std::memory_order_acquire) != 0 &&
-        EpochHoldsObjects(next)) {
+    // only if it still holds one.
+    if (EpochHoldsObjects(next)) {
       TSLAB_STAT_INC(region_.global().epoch_wraps_live);
     }
   } else {
@@ -57,26 +183,6 @@ uint32_t Allocator::EpochAdvance() {
   return next;
 }
 
-bool Allocator::EpochHoldsObjects(uint32_t e) {
-  EpochSlot& ep = epochs_[e];
-  for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
-    ClassState& cs = classes_[cls];
-    for (uint32_t h = 0; h < kNumHeaps; ++h) {
-      bool found = false;
-      LockCounted(cs.heaps[h].mu, cls);
-      for (SlabMeta* s = ep.heaps[cls][h].all.head; s != nullptr && !found;
-           s = s->next) {
-        // Slabs on the lists are unsealed: any bit beyond the empty
-        // pattern is an allocated slot.
-        found = s->bits.load(std::memory_order_acquire) != cs.empty_bits;
-      }
-      cs.heaps[h].mu.unlock();
-      if (found) return true;
-    }
-  }
-  return false;
-}
-
 tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
   EpochSlot& ep = epochs_[e];
   const uint64_t t_start = MonotonicNs();
@@ -86,8 +192,6 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
   SlabList sealed[kNumClasses];
   uint64_t scanned_all = 0, recycled_all = 0;
   {
-    // Serialised with EpochAdvance: a reopen must not move this epoch's
-    // slabs to the drain lists before the scan below has marked them.
     std::lock_guard<std::mutex> advance_lock(advance_mu_);
     // A domain bound to a never-opened slot holds era 1 (its first life):
     // it may close the slot while it is still unopened (era 0).
@@ -96,7 +200,7 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
       SetLastError(TSLAB_E_STALE_DOMAIN);
       return TSLAB_E_STALE_DOMAIN;
     }
-    uint32_t st = ep.state.load(std::memory_order_acquire);
+    const uint32_t st = ep.state.load(std::memory_order_acquire);
     if (st == TSLAB_EPOCH_ACTIVE || st == TSLAB_EPOCH_IDLE) {
       ep.state.store(TSLAB_EPOCH_CLOSING, std::memory_order_seq_cst);
       AtomicStore(region_.epoch(e).state, TSLAB_EPOCH_CLOSING);
@@ -106,33 +210,45 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
     TSLAB_STAT_INC(re.close_calls);
     TSLAB_STAT_INC(region_.global().epoch_closes);
 
+    const uint32_t self = ThreadShard();
+    const ShardRef sh = ShardAt(self);
+    VisitAllHeaps(self);
     for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
       const uint64_t t0 = MonotonicNs();
-      ClassState& cs = classes_[cls];
       uint64_t scanned = 0;
-      for (uint32_t h = 0; h < kNumHeaps; ++h) {
-        Heap& lists = ep.heaps[cls][h];
-        LockCounted(cs.heaps[h].mu, cls);
-        lists.current.store(nullptr, std::memory_order_release);
-        // No allocation from a closed epoch: drop its free-slot stack, so
-        // a slab recycled from now on is on no avail stack (see slab.h).
-        DrainPendingLocked(cls, e, h);
-        lists.avail.Clear();
+      for (uint32_t i = 0; i < kNumHeaps; ++i) {
+        ThreadHeap* th = heaps_[i].load(std::memory_order_relaxed);
+        if (th == nullptr) continue;
+        Bin& b = th->bins[e][cls];
+        // No allocation from a closed epoch: no current, no avail, and the
+        // ready stack emptied (a later push onto it is stale: PopReady).
+        b.current = nullptr;
+        while (PopAvail(b) != nullptr) {
+        }
+        SlabMeta* r = b.ready_local;
+        b.ready_local = nullptr;
+        for (int pass = 0; pass < 2; ++pass) {
+          while (r != nullptr) {
+            SlabMeta* n = r->ready_next;
+            r->ready_next = nullptr;
+            r->in_ready.store(0, std::memory_order_seq_cst);
+            r = n;
+          }
+          r = b.ready.exchange(nullptr, std::memory_order_acquire);
+        }
         SlabMeta* next = nullptr;
-        for (SlabMeta* s = lists.all.head; s != nullptr; s = next) {
+        for (SlabMeta* s = b.all.head; s != nullptr; s = next) {
           next = s->next;
           ++scanned;
-          // seq_cst store then load: pairs with ReleaseSlot (see there).
-          s->reclaim_on_empty.store(1, std::memory_order_seq_cst);
-          uint64_t empty = cs.empty_bits;
-          if (s->bits.load(std::memory_order_seq_cst) == empty &&
-              s->bits.compare_exchange_strong(empty, empty | kSealed,
-                                              std::memory_order_acq_rel)) {
-            UnlinkLocked(s);
-            sealed[cls].PushFront(s);
-          }
+          // Disown first (seq_cst): a remote free that still saw the owner
+          // is seen by the seal's read of remote; one that sees kNoOwner
+          // recycles the slab itself if it empties it.
+          const bool was_owned =
+              s->owner.exchange(kNoOwner, std::memory_order_seq_cst) !=
+              kNoOwner;
+          if (was_owned) Collect(s, cls, sh);
+          if (TrySealLocked(th, s, sh)) sealed[cls].PushFront(s);
         }
-        cs.heaps[h].mu.unlock();
       }
       TslabRegionClass& rc = region_.cls(cls);
       TSLAB_STAT_INC(rc.epoch_close_calls);
@@ -142,8 +258,9 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
       scanned_all += scanned;
       recycled_all += sealed[cls].size;
     }
+    EndVisit();
   }
-  // madvise and the cache, outside every lock.
+  // The cache (and madvise, without a purge delay), outside every lock.
   for (uint32_t cls = 0; cls < kNumClasses; ++cls) {
     if (sealed[cls].head != nullptr) ReturnSlabs(cls, &sealed[cls]);
   }

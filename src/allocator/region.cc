@@ -101,8 +101,14 @@ std::bitset<TSLAB_REGION_SHARDS> g_shard_used;  // guarded by g_shard_mu
 pthread_key_t g_shard_key;
 std::once_flag g_shard_key_once;
 
+// Runs in the exiting thread (a pthread key destructor). Other key
+// destructors may run after it and free tslab objects: the thread moves to
+// the shared shard first (atomic adds, the shared heap's lock), because
+// the released shard, its counters and its heap may belong to a new thread
+// from the moment it is released.
 void ReleaseShard(void* arg) {
   auto shard = static_cast<uint32_t>(reinterpret_cast<uintptr_t>(arg)) - 1;
+  tl_shard_plus_one = kSharedShard + 1;
   std::lock_guard<std::mutex> lock(g_shard_mu);
   if (shard < kSharedShard) g_shard_used.reset(shard);
 }

@@ -5,33 +5,36 @@
 // page never touches metadata and a stale handle can be checked without
 // reading the (possibly returned) page.
 //
-// The bitmap word `bits`: bit i set = slot i allocated, for i < slots; bits
-// [slots, 63) are always set, so ~bits & kSlotMask is exactly the free slots
-// of whatever class owns the slab; bit 63 (kSealed) marks a slab that is
-// being recycled or sits in the cache: no allocation may claim a slot of a
-// sealed slab. Recycling is a CAS from "empty" to kSealed, so it and an
-// allocation can never both win.
+// Ownership. A slab of an ACTIVE epoch belongs to one thread heap (heap.h):
+// `owner` is that heap's shard number. Only the owner allocates from it and
+// the owner frees into it without atomic read-modify-write instructions.
+// Any other thread frees into it by one CAS on `remote`; the owner folds
+// `remote` into `alloc` on its slow path ("collecting"). A slab of a closed
+// epoch (or of a reopened epoch's old life) has no owner (kNoOwner): every
+// free is a `remote` CAS, and the free that empties it recycles it.
 //
-// `tag` packs (incarnation, heap, epoch, class) of the current owner. It changes
-// only while the slab is sealed; the lock-free allocator reads it before and
-// after its CAS on `bits` to detect that the slab changed hands meanwhile.
+// The two bitmap words:
+//   alloc:  bit i set = slot i handed out and not freed by the owner (or
+//           collected), for i < slots; bits [slots, 64) are always set, so
+//           ~alloc is exactly the slots the owner may hand out. Written only
+//           by the owner (relaxed stores: plain moves), read by anyone.
+//   remote: bit i set = slot i freed by another thread, not yet collected;
+//           bit 63 (kSealed) marks a slab being recycled or in the cache:
+//           no free may land in a sealed slab. Sealing is a CAS on `remote`
+//           that requires alloc & ~remote to hold no live slot, so a remote
+//           free and a recycle can never both win.
+// A slot is live iff its bit is set in alloc and clear in remote.
 //
-// Finding slabs with free slots without a lock on the free path: a free
-// that takes a slab from full to not-full pushes it on its (epoch, class,
-// heap)'s `pending` stack (a Treiber stack: lock-free pushes, and the slow path
-// takes the whole stack at once under the class lock, so there is no ABA).
-// `queued` makes the push once-only; the push happens before the freeing
-// CAS, while the freer still holds a slot, so a slab on a pending stack is
-// never empty and never sealed. The slow path moves pending slabs to the
-// `avail` list (class lock) and installs them as current.
+// `tag` packs (incarnation, heap, epoch, class) of the current owner life.
+// It changes only while the slab is sealed, before `remote` is unsealed
+// (release), so a reader that sees an unsealed `remote` (acquire) sees the
+// tag of that life.
 //
 // Per-slot 16-bit generations (`gen`) make handles checkable: a free
-// advances gen[slot] by CAS, which is the free's linearisation point.
+// advances gen[slot] (the owner by a plain store, another thread by CAS);
+// a handle carries the generation its slot had when it was handed out.
 //
-// Thread-safety: bits, tag, gen, queued and reclaim_on_empty are atomics;
-// pending_next is written by the one pusher before its CAS publishes it;
-// the list links, `list`, `in_avail` and the rest are guarded by the owning
-// heap's lock (see allocator.h).
+// Thread-safety: see each field.
 #ifndef TSLAB_SRC_ALLOCATOR_SLAB_H_
 #define TSLAB_SRC_ALLOCATOR_SLAB_H_
 
@@ -44,10 +47,16 @@ namespace tslab::internal {
 
 inline constexpr uint64_t kSealed = 1ull << 63;
 inline constexpr uint64_t kSlotMask = ~kSealed;
+inline constexpr uint64_t kFull = ~0ull;  // alloc of a slab with no free slot
+inline constexpr uint32_t kNoOwner = 0xffffffffu;
 
-// Bits value of an empty slab with `slots` slots.
+// alloc value of an empty slab with `slots` slots (bit 63 always set).
 inline constexpr uint64_t EmptyBits(uint32_t slots) {
-  return kSlotMask & ~((1ull << slots) - 1);
+  return ~((1ull << slots) - 1);
+}
+// The slot bits of a slab with `slots` slots.
+inline constexpr uint64_t SlotBits(uint32_t slots) {
+  return (1ull << slots) - 1;
 }
 
 // tag = incarnation:40 | heap:8 | epoch:8 | class:8.
@@ -57,63 +66,63 @@ inline constexpr uint64_t MakeTag(uint64_t incarnation, uint32_t heap,
          (uint64_t{epoch} << 8) | cls;
 }
 inline constexpr uint64_t TagIncarnation(uint64_t tag) { return tag >> 24; }
-inline constexpr uint32_t TagOwner(uint64_t tag) { return tag & 0xffff; }
 inline constexpr uint32_t TagHeap(uint64_t tag) { return (tag >> 16) & 0xff; }
 inline constexpr uint32_t TagEpoch(uint64_t tag) { return (tag >> 8) & 0xff; }
 inline constexpr uint32_t TagClass(uint64_t tag) { return tag & 0xff; }
-inline constexpr uint32_t OwnerKey(uint32_t epoch, uint32_t cls) {
-  return (epoch << 8) | cls;
-}
 
 enum class ListKind : uint8_t {
-  kNone = 0,  // never used, or in flight (sealed, being recycled)
-  kEpoch,     // on its (epoch, class, heap)'s `all` list
+  kNone = 0,  // never used, or in flight (sealed, being recycled or purged)
+  kEpoch,     // on its heap's (epoch, class) bin `all` list
   kDrain,     // a reopened epoch's old slab, on its heap's drain list
-  kCache,     // empty, sealed, in the per-class cache array
-  kOverflow,  // empty, sealed, on the per-class overflow list
+  kDirty,     // empty, sealed, pages resident: the class's dirty list
+  kClean,     // empty, sealed, pages returned: the class's clean list
 };
 
 struct alignas(64) SlabMeta {
-  // --- line 0: what the fast paths and the pending/avail moves touch ---
-  std::atomic<uint64_t> bits{0};
-  std::atomic<uint64_t> tag{0};
-  std::atomic<uint8_t> reclaim_on_empty{0};
-  std::atomic<uint8_t> queued{0};
-  // Guarded by the class lock (read only by lock holders):
-  ListKind list = ListKind::kNone;
-  uint8_t cls = 0;
-  uint8_t epoch = 0;
-  uint8_t heap = 0;
+  // --- line 0: the free and allocation paths ---
+  std::atomic<uint64_t> alloc{0};   // owner-written (see above)
+  std::atomic<uint64_t> remote{0};  // CAS by other threads; exchange by owner
+  std::atomic<uint64_t> tag{0};     // written while sealed
+  std::atomic<uint32_t> owner{kNoOwner};  // shard of the owning heap
+  uint32_t index = 0;  // slab number in the arena; immutable
+  // On a ready stack (remote frees arrived): set by the pusher's exchange,
+  // cleared by whoever pops it. Makes the push once-only.
+  std::atomic<uint8_t> in_ready{0};
+  // Owner-private: on its bin's avail stack.
   bool in_avail = false;
-  uint32_t index = 0;  // slab number in the arena
-  SlabMeta* pending_next = nullptr;
-  SlabMeta* avail_next = nullptr;
+  // Which list (guarded by the lock of that list; atomic so that a reader
+  // holding another lock may look without a data race).
+  std::atomic<ListKind> list{ListKind::kNone};
+  SlabMeta* ready_next = nullptr;  // written by the pusher before its CAS
+  SlabMeta* avail_next = nullptr;  // owner-private
   // --- lines 1-2: slot generations ---
   alignas(64) std::atomic<uint16_t> gen[kMaxSlotsPerSlab + 1];
-  // --- line 3: list links used when a slab changes hands; class lock ---
-  alignas(64) SlabMeta* prev = nullptr;  // `all`, drain or overflow list
+  // --- line 3: list links of the slab's one list (ListKind); that list's
+  // lock; and when its pages were last freed (kDirty, class lock) ---
+  alignas(64) SlabMeta* prev = nullptr;
   SlabMeta* next = nullptr;
+  uint64_t dirty_since_ns = 0;
 };
 static_assert(sizeof(SlabMeta) == 256, "descriptor stride");
 
-// Intrusive doubly linked list with a count, over one pair of link fields.
+// Intrusive doubly linked list with a count and a tail, over prev/next.
 // REQUIRES: the lock of whoever owns the list, for every call.
-template <SlabMeta* SlabMeta::*Prev, SlabMeta* SlabMeta::*Next>
-struct BasicSlabList {
+struct SlabList {
   SlabMeta* head = nullptr;
+  SlabMeta* tail = nullptr;
   uint64_t size = 0;
 
   void PushFront(SlabMeta* s) {
-    s->*Prev = nullptr;
-    s->*Next = head;
-    if (head) head->*Prev = s;
+    s->prev = nullptr;
+    s->next = head;
+    if (head) head->prev = s; else tail = s;
     head = s;
     ++size;
   }
   void Remove(SlabMeta* s) {
-    if (s->*Prev) (s->*Prev)->*Next = s->*Next; else head = s->*Next;
-    if (s->*Next) (s->*Next)->*Prev = s->*Prev;
-    s->*Prev = s->*Next = nullptr;
+    if (s->prev) s->prev->next = s->next; else head = s->next;
+    if (s->next) s->next->prev = s->prev; else tail = s->prev;
+    s->prev = s->next = nullptr;
     --size;
   }
   SlabMeta* PopFront() {
@@ -121,34 +130,10 @@ struct BasicSlabList {
     if (s) Remove(s);
     return s;
   }
-};
-
-using SlabList = BasicSlabList<&SlabMeta::prev, &SlabMeta::next>;
-// Slabs of an ACTIVE epoch's heap with free slots: a LIFO stack, so a push
-// or pop touches only the slab itself (no neighbour's cache line). Never
-// needs removal from the middle: it is emptied when the epoch closes or
-// reopens, and only closed epochs' slabs are recycled.
-// REQUIRES: the heap lock for every call.
-struct AvailStack {
-  SlabMeta* head = nullptr;
-
-  void Push(SlabMeta* s) {
-    s->avail_next = head;
-    head = s;
-    s->in_avail = true;
-  }
-  SlabMeta* Pop() {
-    SlabMeta* s = head;
-    if (s) {
-      head = s->avail_next;
-      s->avail_next = nullptr;
-      s->in_avail = false;
-    }
+  SlabMeta* PopBack() {
+    SlabMeta* s = tail;
+    if (s) Remove(s);
     return s;
-  }
-  void Clear() {
-    while (Pop() != nullptr) {
-    }
   }
 };
 

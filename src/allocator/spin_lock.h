@@ -31,15 +31,20 @@ class SpinLock {
   }
   void unlock() { locked_.store(false, std::memory_order_release); }
 
+  // One step of a waiter's back-off: pause, then yield the CPU.
+  static void Backoff(uint32_t spins) {
+    if (spins < 64) {
+      __builtin_ia32_pause();
+    } else {
+      sched_yield();
+    }
+  }
+
  private:
   __attribute__((noinline, cold)) void LockSlow() {
     for (uint32_t spins = 0;; ++spins) {
       if (try_lock()) return;
-      if (spins < 64) {
-        __builtin_ia32_pause();
-      } else {
-        sched_yield();
-      }
+      Backoff(spins);
     }
   }
 

@@ -8,6 +8,8 @@
 //     The owner thread is its only writer, so a plain load+store suffices
 //     (no lock prefix); the overflow shard shared by extra threads uses an
 //     atomic add instead (see region.h, ShardAdd).
+//   - TSLAB_STAT_OWNER_ADD(field, n): the same, where the caller knows its
+//     shard is exclusive (the owner fast paths: the shared shard has none).
 // Gauges that the allocator's logic needs are not counters and are kept
 // whatever TSLAB_STATS says.
 #ifndef TSLAB_SRC_ALLOCATOR_STATS_MACROS_H_
@@ -51,12 +53,15 @@ inline void OwnerAdd(uint64_t& field, uint64_t n) {
     else                                                             \
       ::tslab::internal::OwnerAdd((field), (n));                     \
   } while (0)
+// The owner thread's add into its own exclusive shard (fast paths only).
+#define TSLAB_STAT_OWNER_ADD(field, n) ::tslab::internal::OwnerAdd((field), (n))
 #define TSLAB_STAT_ONLY(...) __VA_ARGS__
 #else
 // sizeof: names the operands (no unused-variable warnings), evaluates none.
 #define TSLAB_STAT_ADD(field, n) ((void)sizeof(field), (void)sizeof(n))
 #define TSLAB_STAT_INC(field) ((void)sizeof(field))
 #define TSLAB_STAT_SHARD_ADD(shared, field, n) ((void)sizeof(field))
+#define TSLAB_STAT_OWNER_ADD(field, n) ((void)sizeof(field))
 #define TSLAB_STAT_ONLY(...)
 #endif
 
