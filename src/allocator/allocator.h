@@ -154,30 +154,19 @@ class Allocator {
   }
   ShardRef CurShard() const { return ShardAt(ThreadShard()); }
   void* SlotAddress(const SlabMeta* s, uint32_t cls, uint32_t slot) const {
-    return arena_.SlabBase(s) + kSlabHeaderBytes +
-           uint64_t{slot} * classes_[cls].size;
+    return s->base + kSlabHeaderBytes + uint64_t{slot} * classes_[cls].size;
   }
-  // Slot of a pointer at offset `off` in its slab, or -1 (header, interior).
-  int SlotOf(uint32_t cls, uint64_t off) const {
-    const ClassState& cs = classes_[cls];
-    if (__builtin_expect(off < kSlabHeaderBytes, 0)) return -1;
-    const uint64_t rel = off - kSlabHeaderBytes;
-    const auto slot = static_cast<uint32_t>((rel * cs.div_mul) >> 32);
-    if (__builtin_expect(uint64_t{slot} * cs.size != rel || slot >= cs.slots,
-                         0)) {
-      return -1;
-    }
-    return static_cast<int>(slot);
-  }
+  // Slot of a pointer at offset `off` in a slab of class cls, or kBadSlot.
+  inline uint32_t SlotOf(uint32_t cls, uint64_t off) const;
 
   // The owner's free of slot of s (s->owner is the caller's shard and the
-  // caller is inside Enter/Exit). hgen < 0: by pointer. Returns 0 or the
-  // FreeKind + 1 of a refusal (the caller refuses after Exit).
-  __attribute__((always_inline)) inline int LocalFree(ThreadHeap* th,
-                                                      SlabMeta* s,
-                                                      uint32_t slot,
-                                                      int32_t hgen,
-                                                      uint64_t tag);
+  // caller is inside Enter/Exit). hgen < 0: by pointer. False, changing
+  // nothing, if refused: the caller refuses (RefuseLocal) after Exit, so
+  // that no call sits inside the fast path.
+  __attribute__((always_inline)) inline bool LocalFree(ThreadHeap* th,
+                                                       SlabMeta* s,
+                                                       uint32_t slot,
+                                                       int32_t hgen);
 
   // ---- slow paths (slow_path.cc, free_path.cc), out of line and cold ----
   void* AllocSlow(uint32_t cls, uint32_t e, uint64_t* out);
@@ -186,6 +175,12 @@ class Allocator {
   // recomputed from a fresh tag); else by handle, `where` is the slot.
   tslab_status FreeRemote(SlabMeta* s, uint64_t where, int32_t hgen);
   tslab_status RefuseFree(int kind, int cls);
+  // Cold, tail-called refusals of the fast paths: a pointer outside the
+  // arena; a handle of another allocator or slab range; the owner's
+  // refused free of slot (kBadSlot: not a slot start) of s.
+  tslab_status RefuseOutside(const void* p);
+  tslab_status RefuseHandle(uint64_t h);
+  tslab_status RefuseLocal(const SlabMeta* s, uint32_t slot, int32_t hgen);
   // The counters and probe of a refused free, without the caller's error.
   void CountRefusal(int kind, int cls);
   // The kind of a refused free of slot (hgen < 0: by pointer).
@@ -261,11 +256,12 @@ class Allocator {
   ClassState classes_[kNumClasses];
 
   // heaps_[shard]: created on the shard's first slow path (heaps_mu_).
-  // fast_heaps_: the same for exclusive shards, null for the shared one,
-  // so the fast path needs one load and one test.
+  // fast_heaps_[shard + 1]: the same for exclusive shards, null for the
+  // shared one and for "no shard yet" (0), so the fast path needs one TLS
+  // load, one load and one test.
   std::mutex heaps_mu_;
   std::atomic<ThreadHeap*> heaps_[kNumHeaps] = {};
-  std::atomic<ThreadHeap*> fast_heaps_[kNumHeaps] = {};
+  std::atomic<ThreadHeap*> fast_heaps_[kNumHeaps + 1] = {};  // by shard + 1
   bool visit_blocked_[kNumHeaps] = {};  // advance_mu_
 
   // The purge thread's registry links (purge.cc; its mutex).
@@ -275,31 +271,56 @@ class Allocator {
 };
 
 // ---------------- fast paths ----------------
+// The owner's paths read only the thread's TLS shard, its heap's line and
+// line 0 of the slab's descriptor (slab.h), and write no shared line.
+
+// Slot of offset `off` in a slab of the given geometry, or kBadSlot
+// (header, or not the start of a slot). One multiply: with m = ceil(2^32 /
+// size) and rel = q * size + r, rel * m = q * 2^32 + q * (size * m - 2^32)
+// + r * m, whose low 32 bits are below 64 * 768 when r == 0 and at least m
+// (> 2^32 / 768) otherwise.
+inline constexpr uint32_t kBadSlot = 64;
+inline uint32_t SlotAt(uint64_t off, uint32_t div_mul, uint32_t slots) {
+  const uint64_t prod = (off - kSlabHeaderBytes) * div_mul;
+  const auto slot = static_cast<uint32_t>(prod >> 32);
+  if (__builtin_expect(off < kSlabHeaderBytes ||
+                           static_cast<uint32_t>(prod) >= div_mul ||
+                           slot >= slots,
+                       0)) {
+    return kBadSlot;
+  }
+  return slot;
+}
+
+inline uint32_t Allocator::SlotOf(uint32_t cls, uint64_t off) const {
+  return SlotAt(off, static_cast<uint32_t>(classes_[cls].div_mul),
+                classes_[cls].slots);
+}
 
 inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
-  const uint32_t shard = ThreadShard();
-  ThreadHeap* th = fast_heaps_[shard].load(std::memory_order_relaxed);
+  // Indexed by shard + 1: a thread with no shard yet (0) finds null.
+  ThreadHeap* th =
+      fast_heaps_[tl_shard_plus_one].load(std::memory_order_relaxed);
   if (__builtin_expect(th != nullptr, 1)) {
     if (__builtin_expect(th->Enter(), 1)) {
-      SlabMeta* s = th->bins[e][cls].current;
+      SlabMeta* s = th->current[e][cls];
       if (__builtin_expect(s != nullptr, 1)) {
         const uint64_t a = s->alloc.load(std::memory_order_relaxed);
         if (__builtin_expect(~a != 0, 1)) {
           const auto slot = static_cast<uint32_t>(__builtin_ctzll(~a));
           const uint64_t na = a | (1ull << slot);
           s->alloc.store(na, std::memory_order_relaxed);
-          TslabRegionShard* sh = &region_.shard(shard);
-          TSLAB_STAT_OWNER_ADD(sh->allocs[e][cls], 1);
+          TSLAB_STAT_OWNER_ADD(th->stats->allocs[e][cls], 1);
           if (__builtin_expect(na == kFull, 0)) {
-            TSLAB_STAT_OWNER_ADD(sh->cls[cls].slab_fills, 1);
+            TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].slab_fills, 1);
           }
-          (void)sh;
           if (out != nullptr) {
             *out = MakeHandle(id_, s->gen[slot].load(std::memory_order_relaxed),
                               s->index, slot);
           }
           th->Exit();
-          return SlotAddress(s, cls, slot);
+          return s->base + kSlabHeaderBytes +
+                 slot * uint64_t{s->obj_size.load(std::memory_order_relaxed)};
         }
       }
     }
@@ -308,58 +329,55 @@ inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
   return AllocSlow(cls, e, out);
 }
 
-inline int Allocator::LocalFree(ThreadHeap* th, SlabMeta* s, uint32_t slot,
-                                int32_t hgen, uint64_t tag) {
+inline bool Allocator::LocalFree(ThreadHeap* th, SlabMeta* s, uint32_t slot,
+                                 int32_t hgen) {
   const uint64_t bit = 1ull << slot;
   const uint64_t a = s->alloc.load(std::memory_order_relaxed);
   const uint16_t g = s->gen[slot].load(std::memory_order_relaxed);
   if (__builtin_expect(!(a & bit), 0) ||
       __builtin_expect(s->remote.load(std::memory_order_relaxed) & bit, 0) ||
       __builtin_expect(hgen >= 0 && g != static_cast<uint16_t>(hgen), 0)) {
-    return ClassifyRefusal(s, slot, hgen) + 1;
+    return false;
   }
   // The handle dies first: gen moves before the slot can be handed out.
   s->gen[slot].store(static_cast<uint16_t>(g + 1), std::memory_order_relaxed);
   s->alloc.store(a & ~bit, std::memory_order_relaxed);
-  const uint32_t cls = TagClass(tag), e = TagEpoch(tag);
-  TslabRegionShard* sh = &region_.shard(th->shard);
-  TSLAB_STAT_OWNER_ADD(sh->frees[e][cls], 1);
+  const uint32_t cls = s->cls.load(std::memory_order_relaxed);
+  const uint32_t e = s->epoch.load(std::memory_order_relaxed);
+  TSLAB_STAT_OWNER_ADD(th->stats->frees[e][cls], 1);
   if (__builtin_expect(a == kFull, 0)) {
     // Full -> not full: the heap can allocate from it again.
-    TSLAB_STAT_OWNER_ADD(sh->cls[cls].slab_unfills, 1);
-    Bin& b = th->bins[e][cls];
-    if (s != b.current && !s->in_avail) {
+    TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].slab_unfills, 1);
+    if (s != th->current[e][cls] && !s->in_avail) {
+      Bin& b = th->bins[e][cls];
       s->in_avail = true;
       s->avail_next = b.avail;
       b.avail = s;
     }
   }
-  (void)sh;
-  return 0;
+  return true;
 }
 
 inline tslab_status Allocator::FreePtr(void* p) {
-  if (__builtin_expect(!arena_.Contains(p), 0)) {
-    return RefuseFree(p != nullptr && FindArenaOwner(p) != 0 ? kFreeForeign
-                                                              : kFreeInvalid,
-                      -1);
-  }
+  if (__builtin_expect(!arena_.Contains(p), 0)) return RefuseOutside(p);
   SlabMeta* s = arena_.Meta(arena_.SlabIndexOf(p));
-  const uint64_t tag = s->tag.load(std::memory_order_acquire);
-  const int slot = SlotOf(TagClass(tag), arena_.OffsetInSlab(p));
-  if (__builtin_expect(slot < 0, 0)) {
-    return RefuseFree(kFreeInvalid, static_cast<int>(TagClass(tag)));
-  }
-  const uint32_t shard = ThreadShard();
-  ThreadHeap* th = fast_heaps_[shard].load(std::memory_order_relaxed);
+  ThreadHeap* th =
+      fast_heaps_[tl_shard_plus_one].load(std::memory_order_relaxed);
   if (__builtin_expect(th != nullptr, 1)) {
-    if (__builtin_expect(
-            th->Enter() && s->owner.load(std::memory_order_relaxed) == shard,
-            1)) {
-      const int r = LocalFree(th, s, static_cast<uint32_t>(slot), -1, tag);
+    if (__builtin_expect(th->Enter() && s->owner.load(std::memory_order_relaxed) ==
+                                            th->shard,
+                         1)) {
+      // Ours: the geometry on line 0 is this life's and stable.
+      const uint32_t slot =
+          SlotAt(static_cast<uint64_t>(static_cast<char*>(p) - s->base),
+                 s->div_mul.load(std::memory_order_relaxed),
+                 s->slots.load(std::memory_order_relaxed));
+      if (__builtin_expect(slot != kBadSlot && LocalFree(th, s, slot, -1), 1)) {
+        th->Exit();
+        return TSLAB_OK;
+      }
       th->Exit();
-      if (__builtin_expect(r == 0, 1)) return TSLAB_OK;
-      return RefuseFree(r - 1, static_cast<int>(TagClass(tag)));
+      return RefuseLocal(s, slot, -1);
     }
     th->Exit();
   }
@@ -367,32 +385,28 @@ inline tslab_status Allocator::FreePtr(void* p) {
 }
 
 inline tslab_status Allocator::FreeHandle(uint64_t h) {
-  const uint32_t id = HandleId(h);
-  if (__builtin_expect(id != id_, 0)) {
-    return RefuseFree(id != 0 && AllocatorIdLive(id) ? kFreeForeign
-                                                      : kFreeInvalid,
-                      -1);
-  }
   const uint64_t index = HandleSlab(h);
-  if (__builtin_expect(index >= arena_.slabs_used(), 0)) {
-    return RefuseFree(kFreeInvalid, -1);
+  if (__builtin_expect(HandleId(h) != id_ || index >= arena_.slabs_used(),
+                       0)) {
+    return RefuseHandle(h);
   }
   SlabMeta* s = arena_.Meta(index);
-  const uint64_t tag = s->tag.load(std::memory_order_acquire);
   const uint32_t slot = HandleSlot(h);
-  if (__builtin_expect(slot >= classes_[TagClass(tag)].slots, 0)) {
-    return RefuseFree(kFreeInvalid, static_cast<int>(TagClass(tag)));
-  }
-  const uint32_t shard = ThreadShard();
-  ThreadHeap* th = fast_heaps_[shard].load(std::memory_order_relaxed);
+  ThreadHeap* th =
+      fast_heaps_[tl_shard_plus_one].load(std::memory_order_relaxed);
   if (__builtin_expect(th != nullptr, 1)) {
-    if (__builtin_expect(
-            th->Enter() && s->owner.load(std::memory_order_relaxed) == shard,
-            1)) {
-      const int r = LocalFree(th, s, slot, HandleGen(h), tag);
+    if (__builtin_expect(th->Enter() && s->owner.load(std::memory_order_relaxed) ==
+                                            th->shard,
+                         1)) {
+      if (__builtin_expect(
+              slot < s->slots.load(std::memory_order_relaxed) &&
+                  LocalFree(th, s, slot, HandleGen(h)),
+              1)) {
+        th->Exit();
+        return TSLAB_OK;
+      }
       th->Exit();
-      if (__builtin_expect(r == 0, 1)) return TSLAB_OK;
-      return RefuseFree(r - 1, static_cast<int>(TagClass(tag)));
+      return RefuseLocal(s, slot, HandleGen(h));
     }
     th->Exit();
   }

@@ -68,6 +68,7 @@ SlabMeta* Arena::NewSlab() {
   uint64_t index = used / page_size_;
   SlabMeta* s = new (&meta_[index]) SlabMeta();
   s->index = static_cast<uint32_t>(index);
+  s->base = reinterpret_cast<char*>(base_ + (index << page_shift_));
   for (auto& g : s->gen) g.store(0, std::memory_order_relaxed);
   // Publish the descriptor before the page counts as "ours".
   used_bytes_.store(used + page_size_, std::memory_order_release);

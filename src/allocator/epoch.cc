@@ -222,7 +222,7 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
         Bin& b = th->bins[e][cls];
         // No allocation from a closed epoch: no current, no avail, and the
         // ready stack emptied (a later push onto it is stale: PopReady).
-        b.current = nullptr;
+        th->current[e][cls] = nullptr;
         while (PopAvail(b) != nullptr) {
         }
         SlabMeta* r = b.ready_local;

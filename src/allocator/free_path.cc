@@ -32,6 +32,31 @@ void Allocator::CountRefusal(int kind, int cls) {
   (void)g;
 }
 
+TSLAB_COLD tslab_status Allocator::RefuseOutside(const void* p) {
+  return RefuseFree(p != nullptr && FindArenaOwner(p) != 0 ? kFreeForeign
+                                                            : kFreeInvalid,
+                    -1);
+}
+
+TSLAB_COLD tslab_status Allocator::RefuseHandle(uint64_t h) {
+  const uint32_t id = HandleId(h);
+  if (id != id_) {
+    return RefuseFree(id != 0 && AllocatorIdLive(id) ? kFreeForeign
+                                                      : kFreeInvalid,
+                      -1);
+  }
+  return RefuseFree(kFreeInvalid, -1);  // no such slab
+}
+
+TSLAB_COLD tslab_status Allocator::RefuseLocal(const SlabMeta* s,
+                                               uint32_t slot, int32_t hgen) {
+  const int cls = s->cls.load(std::memory_order_relaxed);
+  if (slot >= s->slots.load(std::memory_order_relaxed)) {
+    return RefuseFree(kFreeInvalid, cls);
+  }
+  return RefuseFree(ClassifyRefusal(s, slot, hgen), cls);
+}
+
 TSLAB_COLD tslab_status Allocator::RefuseFree(int kind, int cls) {
   CountRefusal(kind, cls);
   tslab_status st = TSLAB_E_FREE_INVALID;
@@ -72,9 +97,8 @@ TSLAB_COLD tslab_status Allocator::FreeRemote(SlabMeta* s, uint64_t where,
   const int icls = static_cast<int>(cls);
   uint32_t slot;
   if (hgen < 0) {
-    const int sl = SlotOf(cls, where);
-    if (sl < 0) return RefuseFree(kFreeInvalid, icls);
-    slot = static_cast<uint32_t>(sl);
+    slot = SlotOf(cls, where);
+    if (slot == kBadSlot) return RefuseFree(kFreeInvalid, icls);
   } else {
     slot = static_cast<uint32_t>(where);
     if (slot >= classes_[cls].slots) return RefuseFree(kFreeInvalid, icls);

@@ -9,8 +9,8 @@
 // asymmetric protocol below. The heap of the shared shard has no fast path:
 // every operation on it holds its `mu`.
 //
-// Per (epoch, class) a Bin holds:
-//   current  the slab the owner allocates from;
+// Per (epoch, class) the heap has a current slab (the one the owner
+// allocates from) and a Bin that holds:
 //   avail    owner-private LIFO of slabs with free slots (a local free that
 //            takes a slab off full pushes it: O(1));
 //   ready    a lock-free stack of slabs that received a remote free while
@@ -42,6 +42,7 @@
 #include "src/allocator/size_class.h"
 #include "src/allocator/slab.h"
 #include "src/allocator/spin_lock.h"
+#include "tslab/stats_region.h"
 
 namespace tslab::internal {
 
@@ -60,7 +61,6 @@ inline constexpr bool kAsymSeqCst = false;
 void HeavyFence();
 
 struct Bin {
-  SlabMeta* current = nullptr;
   SlabMeta* avail = nullptr;
   SlabMeta* ready_local = nullptr;  // taken from `ready`, not yet looked at
   std::atomic<SlabMeta*> ready{nullptr};
@@ -73,6 +73,10 @@ struct alignas(64) ThreadHeap {
   std::atomic<uint32_t> blocked{0};
   uint32_t shard = 0;
   bool shared = false;  // the shared shard's heap: always under mu
+  TslabRegionShard* stats = nullptr;  // the shard's counters
+  // Per (epoch, class): the slab the owner allocates from (dense, so the
+  // fast path indexes it with one lea; 1 KiB, 16 lines).
+  SlabMeta* current[kNumEpochs][kNumClasses] = {};
 
   // --- visitors ---
   alignas(64) SpinLock mu;

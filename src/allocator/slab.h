@@ -39,6 +39,7 @@
 #define TSLAB_SRC_ALLOCATOR_SLAB_H_
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 
 #include "src/allocator/size_class.h"
@@ -79,31 +80,41 @@ enum class ListKind : uint8_t {
 };
 
 struct alignas(64) SlabMeta {
-  // --- line 0: the free and allocation paths ---
+  // --- line 0: everything the owner's allocation and free touch ---
   std::atomic<uint64_t> alloc{0};   // owner-written (see above)
   std::atomic<uint64_t> remote{0};  // CAS by other threads; exchange by owner
   std::atomic<uint64_t> tag{0};     // written while sealed
   std::atomic<uint32_t> owner{kNoOwner};  // shard of the owning heap
   uint32_t index = 0;  // slab number in the arena; immutable
+  // The life's class geometry, copied from the class at re-own (while
+  // sealed) so the owner's paths need no other line: relaxed atomics only
+  // because a stale remote reader may look; the remote path uses tag.
+  std::atomic<uint32_t> div_mul{0};  // slot = (off * div_mul) >> 32
+  std::atomic<uint16_t> obj_size{0};
+  std::atomic<uint8_t> cls{0};
+  std::atomic<uint8_t> epoch{0};
   // On a ready stack (remote frees arrived): set by the pusher's exchange,
   // cleared by whoever pops it. Makes the push once-only.
   std::atomic<uint8_t> in_ready{0};
-  // Owner-private: on its bin's avail stack.
-  bool in_avail = false;
+  bool in_avail = false;  // owner-private: on its bin's avail stack
+  std::atomic<uint8_t> slots{0};  // the life's slot count (with div_mul)
   // Which list (guarded by the lock of that list; atomic so that a reader
   // holding another lock may look without a data race).
   std::atomic<ListKind> list{ListKind::kNone};
-  SlabMeta* ready_next = nullptr;  // written by the pusher before its CAS
   SlabMeta* avail_next = nullptr;  // owner-private
+  char* base = nullptr;            // the slab's page; immutable
   // --- lines 1-2: slot generations ---
   alignas(64) std::atomic<uint16_t> gen[kMaxSlotsPerSlab + 1];
-  // --- line 3: list links of the slab's one list (ListKind); that list's
-  // lock; and when its pages were last freed (kDirty, class lock) ---
+  // --- line 3: list links of the slab's one list (ListKind), that list's
+  // lock; when its pages were last freed (kDirty, class lock); the ready
+  // link, written by the pusher before its CAS ---
   alignas(64) SlabMeta* prev = nullptr;
   SlabMeta* next = nullptr;
   uint64_t dirty_since_ns = 0;
+  SlabMeta* ready_next = nullptr;
 };
 static_assert(sizeof(SlabMeta) == 256, "descriptor stride");
+static_assert(offsetof(SlabMeta, gen) == 64, "the fast paths' fields on line 0");
 
 // Intrusive doubly linked list with a count and a tail, over prev/next.
 // REQUIRES: the lock of whoever owns the list, for every call.

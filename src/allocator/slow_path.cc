@@ -21,8 +21,9 @@ ThreadHeap* Allocator::HeapFor(uint32_t shard) {
   if (th == nullptr) return nullptr;
   th->shard = shard;
   th->shared = shard == kSharedShard;
+  th->stats = &region_.shard(shard);
   heaps_[shard].store(th, std::memory_order_release);
-  if (!th->shared) fast_heaps_[shard].store(th, std::memory_order_release);
+  if (!th->shared) fast_heaps_[shard + 1].store(th, std::memory_order_release);
   return th;
 }
 
@@ -75,7 +76,7 @@ SlabMeta* Allocator::PopReady(ThreadHeap* th, Bin& b, uint32_t e,
     // take only a slab of this bin's current life, not already in use.
     const uint64_t tag = s->tag.load(std::memory_order_acquire);
     if (s->owner.load(std::memory_order_relaxed) != th->shard ||
-        TagEpoch(tag) != e || TagClass(tag) != cls || s == b.current ||
+        TagEpoch(tag) != e || TagClass(tag) != cls || s == th->current[e][cls] ||
         s->in_avail) {
       continue;
     }
@@ -119,6 +120,11 @@ SlabMeta* Allocator::NewSlab(ThreadHeap* th, uint32_t cls, uint32_t e,
   const uint64_t inc = TagIncarnation(s->tag.load(std::memory_order_relaxed));
   s->tag.store(MakeTag(inc + 1, th->shard, e, cls), std::memory_order_relaxed);
   s->owner.store(th->shard, std::memory_order_relaxed);
+  s->div_mul.store(static_cast<uint32_t>(cs.div_mul), std::memory_order_relaxed);
+  s->obj_size.store(static_cast<uint16_t>(cs.size), std::memory_order_relaxed);
+  s->cls.store(static_cast<uint8_t>(cls), std::memory_order_relaxed);
+  s->epoch.store(static_cast<uint8_t>(e), std::memory_order_relaxed);
+  s->slots.store(static_cast<uint8_t>(cs.slots), std::memory_order_relaxed);
   s->alloc.store(cs.empty_bits, std::memory_order_relaxed);
   s->in_avail = false;
   s->avail_next = nullptr;
@@ -165,7 +171,8 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
       }
     }
     Bin& b = th->bins[e][cls];
-    SlabMeta* s = b.current;
+    SlabMeta*& current = th->current[e][cls];
+    SlabMeta* s = current;
     if (ep.state.load(std::memory_order_acquire) != TSLAB_EPOCH_ACTIVE) {
       reason = TSLAB_SLOW_EPOCH_CLOSED;
       err = TSLAB_E_EPOCH_CLOSED;
@@ -175,7 +182,7 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
         reason = TSLAB_SLOW_CURRENT_FULL;
         Collect(s, cls, sh);  // room made by other threads' frees?
         if (~s->alloc.load(std::memory_order_relaxed) == 0) {
-          b.current = nullptr;  // full: found again by a free (avail/ready)
+          current = nullptr;  // full: found again by a free (avail/ready)
           s = nullptr;
         }
       }
@@ -195,7 +202,7 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
           // as the spec's "current_partial_cas" attempt, never failing.
           TSLAB_STAT_SHARD_ADD(sh.shared,
                                sh.shard->cls[cls].current_cas_attempts, 1);
-          b.current = s;
+          current = s;
         }
       }
     }
