@@ -4,9 +4,12 @@
  * placed in one of eight size classes (64, 96, 128, 192, 256, 384, 512,
  * 768 B); each slab is one page and belongs to one epoch of a ring of 16.
  * Objects allocated in one epoch are reclaimed together: tslab_epoch_close()
- * recycles the epoch's empty slabs into a per-class cache and gives their
- * pages back to the OS (madvise(MADV_DONTNEED)); slabs that still hold live
- * objects are recycled when their last object is freed.
+ * recycles the epoch's empty slabs into a per-class pool; slabs that still
+ * hold live objects are recycled when their last object is freed. A
+ * recycled slab keeps its pages for the purge delay (purge_delay_ms,
+ * default 10 ms) and is reused warm; a background thread of libtslab
+ * ("tslab-purge") then gives the pages of slabs still unused back to the OS
+ * (madvise(MADV_DONTNEED)), with no further call needed.
  *
  * Invariants:
  *   - Every pointer returned is aligned to at least 16 bytes.
@@ -21,8 +24,15 @@
  * Thread-safety: every function may be called from any thread, on any
  * number of allocators at once, except tslab_destroy(), which REQUIRES that
  * no other call on that allocator is in flight or follows it.
- * Allocation and free are lock-free while the epoch's current slab has room;
- * slab changes take a per-class lock.
+ * Each thread allocates from its own slabs: an allocation, and a free by
+ * the thread that allocated the object, use no lock and no atomic
+ * read-modify-write instruction; a free by another thread is one CAS. A
+ * new slab takes a per-class lock; tslab_epoch_close() briefly excludes
+ * other threads from their slabs (a membarrier when other threads have
+ * allocated). A double free racing with itself on two threads may be
+ * found only later: see docs/counters.md. The library starts one
+ * background thread (the purge) when the first slab goes to the pool with
+ * a non-zero purge delay.
  *
  * Ring wrap: tslab_epoch_advance() onto a slot still ACTIVE keeps that
  * epoch open (its old and new objects share a lifetime); onto a CLOSING

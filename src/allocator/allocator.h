@@ -168,7 +168,22 @@ class Allocator {
                                                        uint32_t slot,
                                                        int32_t hgen);
 
-  // ---- slow paths (slow_path.cc, free_path.cc), out of line and cold ----
+  // The owner's claim of the first free slot of s (alloc word a, not
+  // full), with its counters and handle. REQUIRES: inside Enter/Exit.
+  __attribute__((always_inline)) inline void* ClaimSlot(ThreadHeap* th,
+                                                        SlabMeta* s,
+                                                        uint64_t a,
+                                                        uint32_t cls,
+                                                        uint32_t e,
+                                                        uint64_t* out);
+
+  // ---- slow paths (slow_path.cc, free_path.cc), out of line ----
+  // The current slab is full: install a slab of the heap that has room (a
+  // local free's avail push, or collected remote frees) and allocate; a
+  // counted slow path of its own. Null, counting nothing, when none has
+  // room (the caller then takes AllocSlow). REQUIRES: inside Enter/Exit,
+  // th->current[e][cls] non-null.
+  void* AllocRefill(ThreadHeap* th, uint32_t cls, uint32_t e, uint64_t* out);
   void* AllocSlow(uint32_t cls, uint32_t e, uint64_t* out);
   // A free by a thread that does not own s (or whose heap is visited).
   // hgen < 0: by pointer, `where` is the offset in the slab (the slot is
@@ -307,26 +322,40 @@ inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
       if (__builtin_expect(s != nullptr, 1)) {
         const uint64_t a = s->alloc.load(std::memory_order_relaxed);
         if (__builtin_expect(~a != 0, 1)) {
-          const auto slot = static_cast<uint32_t>(__builtin_ctzll(~a));
-          const uint64_t na = a | (1ull << slot);
-          s->alloc.store(na, std::memory_order_relaxed);
-          TSLAB_STAT_OWNER_ADD(th->stats->allocs[e][cls], 1);
-          if (__builtin_expect(na == kFull, 0)) {
-            TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].slab_fills, 1);
-          }
-          if (out != nullptr) {
-            *out = MakeHandle(id_, s->gen[slot].load(std::memory_order_relaxed),
-                              s->index, slot);
-          }
+          void* p = ClaimSlot(th, s, a, cls, e, out);
           th->Exit();
-          return s->base + kSlabHeaderBytes +
-                 slot * uint64_t{s->obj_size.load(std::memory_order_relaxed)};
+          return p;
+        }
+        // Full: most often another slab of the heap has room (a local free
+        // put it on the avail stack); take it without the whole slow path.
+        void* p = AllocRefill(th, cls, e, out);
+        if (__builtin_expect(p != nullptr, 1)) {
+          th->Exit();
+          return p;
         }
       }
     }
     th->Exit();
   }
   return AllocSlow(cls, e, out);
+}
+
+inline void* Allocator::ClaimSlot(ThreadHeap* th, SlabMeta* s, uint64_t a,
+                                  uint32_t cls, uint32_t e, uint64_t* out) {
+  const auto slot = static_cast<uint32_t>(__builtin_ctzll(~a));
+  const uint64_t na = a | (1ull << slot);
+  s->alloc.store(na, std::memory_order_relaxed);
+  TSLAB_STAT_OWNER_ADD(th->stats->allocs[e][cls], 1);
+  if (__builtin_expect(na == kFull, 0)) {
+    TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].slab_fills, 1);
+  }
+  (void)th;
+  if (out != nullptr) {
+    *out = MakeHandle(id_, s->gen[slot].load(std::memory_order_relaxed),
+                      s->index, slot);
+  }
+  return s->base + kSlabHeaderBytes +
+         slot * uint64_t{s->obj_size.load(std::memory_order_relaxed)};
 }
 
 inline bool Allocator::LocalFree(ThreadHeap* th, SlabMeta* s, uint32_t slot,

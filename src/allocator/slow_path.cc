@@ -136,6 +136,39 @@ SlabMeta* Allocator::NewSlab(ThreadHeap* th, uint32_t cls, uint32_t e,
   return s;
 }
 
+// The lean slow path: no epoch-state check (a current slab exists only in
+// an ACTIVE epoch: a close clears it while the owner is excluded), no heap
+// lookup, no lock, the owner's own counter shard. Collect reads only the
+// slab's remote word unless other threads freed into it.
+__attribute__((noinline)) void* Allocator::AllocRefill(ThreadHeap* th,
+                                                       uint32_t cls,
+                                                       uint32_t e,
+                                                       uint64_t* out) {
+  const tslab::usdt::ProbeTimer probe_timer(TSLAB_PROBE_ENABLED(slow_path));
+  SlabMeta*& current = th->current[e][cls];
+  const ShardRef sh{th->stats, false};
+  SlabMeta* s = current;
+  if (__builtin_expect(s->remote.load(std::memory_order_relaxed) != 0, 0)) {
+    Collect(s, cls, sh);
+  }
+  if (~s->alloc.load(std::memory_order_relaxed) == 0) {
+    s = PopAvail(th->bins[e][cls]);
+    if (s == nullptr) {
+      s = PopReady(th, th->bins[e][cls], e, cls, sh);
+      if (s == nullptr) return nullptr;  // AllocSlow: a new slab
+    }
+    current = s;
+    TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].current_cas_attempts, 1);
+  }
+  TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].slow_path_hits, 1);
+  TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].current_partial_full, 1);
+  void* p = ClaimSlot(th, s, s->alloc.load(std::memory_order_relaxed), cls,
+                      e, out);
+  TSLAB_PROBE4(slow_path, cls, e, TSLAB_SLOW_CURRENT_FULL,
+               probe_timer.ElapsedNs());
+  return p;
+}
+
 TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
                                       uint64_t* out) {
   // Times the slow path while traced; leaves out nested probes (slab_new,
