@@ -168,10 +168,18 @@ TEST(EngineRaces, CloseFreeAndWrapKeepStatesConsistent) {
       while (!stop.load()) {
         const tslab_epoch_id e = tslab_epoch_current(a.get());
         for (int i = 0; i < 64; ++i) {
+          TslabEpochStats before, after;
+          ASSERT_EQ(tslab_stats_epoch(a.get(), e, &before), TSLAB_OK);
           void* p = tslab_malloc(a.get(), 128, e);
           if (p == nullptr) break;
-          const tslab_epoch_state st = tslab_epoch_get_state(a.get(), e);
-          if (st == TSLAB_EPOCH_DRAINED) allocated_into_closed.fetch_add(1);
+          ASSERT_EQ(tslab_stats_epoch(a.get(), e, &after), TSLAB_OK);
+          // The slot may have been closed, reopened (a ring wrap moves the
+          // old life's slabs to drain lists) and drained since: only the
+          // same life (era) drained while holding p is wrong.
+          if (after.state == TSLAB_EPOCH_DRAINED && after.era == before.era &&
+              before.state == TSLAB_EPOCH_ACTIVE) {
+            allocated_into_closed.fetch_add(1);
+          }
           mine.push_back(p);
         }
         for (void* p : mine) EXPECT_EQ(tslab_free(a.get(), p), TSLAB_OK);
