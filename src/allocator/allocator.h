@@ -184,6 +184,8 @@ class Allocator {
   // room (the caller then takes AllocSlow). REQUIRES: inside Enter/Exit,
   // th->current[e][cls] non-null.
   void* AllocRefill(ThreadHeap* th, uint32_t cls, uint32_t e, uint64_t* out);
+  // AllocRefill, then Exit, then AllocSlow if the refill found no slab.
+  void* AllocFull(ThreadHeap* th, uint32_t cls, uint32_t e, uint64_t* out);
   void* AllocSlow(uint32_t cls, uint32_t e, uint64_t* out);
   // A free by a thread that does not own s (or whose heap is visited).
   // hgen < 0: by pointer, `where` is the offset in the slab (the slot is
@@ -327,12 +329,9 @@ inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
           return p;
         }
         // Full: most often another slab of the heap has room (a local free
-        // put it on the avail stack); take it without the whole slow path.
-        void* p = AllocRefill(th, cls, e, out);
-        if (__builtin_expect(p != nullptr, 1)) {
-          th->Exit();
-          return p;
-        }
+        // put it on the avail stack); a tail call, so that the fast path
+        // itself saves no registers.
+        return AllocFull(th, cls, e, out);
       }
     }
     th->Exit();

@@ -140,7 +140,7 @@ SlabMeta* Allocator::NewSlab(ThreadHeap* th, uint32_t cls, uint32_t e,
 // an ACTIVE epoch: a close clears it while the owner is excluded), no heap
 // lookup, no lock, the owner's own counter shard. Collect reads only the
 // slab's remote word unless other threads freed into it.
-__attribute__((noinline)) void* Allocator::AllocRefill(ThreadHeap* th,
+inline void* Allocator::AllocRefill(ThreadHeap* th,
                                                        uint32_t cls,
                                                        uint32_t e,
                                                        uint64_t* out) {
@@ -167,6 +167,14 @@ __attribute__((noinline)) void* Allocator::AllocRefill(ThreadHeap* th,
   TSLAB_PROBE4(slow_path, cls, e, TSLAB_SLOW_CURRENT_FULL,
                probe_timer.ElapsedNs());
   return p;
+}
+
+__attribute__((noinline)) void* Allocator::AllocFull(ThreadHeap* th,
+                                                     uint32_t cls, uint32_t e,
+                                                     uint64_t* out) {
+  void* p = AllocRefill(th, cls, e, out);
+  th->Exit();
+  return p != nullptr ? p : AllocSlow(cls, e, out);
 }
 
 TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
