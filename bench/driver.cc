@@ -98,6 +98,10 @@ std::vector<WorkloadSpec> Workloads() {
   };
 }
 
+// p99.99 of n samples has n / 10,000 samples above it: below 100,000 per
+// op and round, fewer than 10 calls decide it.
+constexpr uint32_t kMinLatencySamples = 100000;
+
 struct Options {
   int rounds = 5;
   bool quick = false;
@@ -335,15 +339,16 @@ int Run(const Options& o) {
         if (m.contains("ops_per_s"))
           std::snprintf(cell, sizeof(cell), " %s %.2f", a.name.c_str(),
                         m["ops_per_s"].get<double>() * 1e-6);
-        else if (m.contains("alloc_p999_ns"))
+        else if (m.contains("alloc_p9999_ns"))
           std::snprintf(cell, sizeof(cell), " %s %.0f/%.0f", a.name.c_str(),
-                        m["alloc_p999_ns"].get<double>(), m["free_p999_ns"].get<double>());
+                        m["alloc_p999_ns"].get<double>(), m["alloc_p9999_ns"].get<double>());
         else
           std::snprintf(cell, sizeof(cell), " %s ok", a.name.c_str());
         progress += cell;
       }
       std::cerr << "[round " << r + 1 << "/" << o.rounds << "] " << w.name
-                << (w.name == "latency" ? " p99.9 alloc/free ns:" : " Mops/s:") << progress << "\n";
+                << (w.name == "latency" ? " alloc p99.9/p99.99 ns:" : " Mops/s:") << progress
+                << "\n";
     }
     if (tslab != nullptr && !o.no_snapshot) {
       WorkerCommand hold{tslab->worker, {"--workload", "hold"}, tslab->env};
@@ -398,13 +403,20 @@ int Run(const Options& o) {
   setup.notes.push_back("machine: " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs (" +
                         FirstLineOf("/proc/cpuinfo", "model name") + "), Linux " + u.release +
                         "; workers not pinned, machine not isolated: expect noise");
+  const uint64_t lat_samples = static_cast<uint64_t>(o.lat_cycles) * o.batch;
   setup.notes.push_back("churn: live " + std::to_string(o.live) + " x " + std::to_string(o.size) +
                         " B per thread, " + std::to_string(o.batch) + " random frees + " +
                         std::to_string(o.batch) + " allocs per cycle, " + std::to_string(o.cycles) +
                         " cycles; pairs: " + std::to_string(o.pairs) +
                         " alloc+free; epoch: " + std::to_string(o.batch) + " per batch, " +
                         std::to_string(o.epoch_cycles) + " cycles; latency: every call of " +
-                        std::to_string(o.lat_cycles) + " churn cycles timed");
+                        std::to_string(o.lat_cycles) + " churn cycles timed (" +
+                        std::to_string(lat_samples) + " samples per op per round)");
+  if (lat_samples < kMinLatencySamples)
+    setup.notes.push_back("WARNING: " + std::to_string(lat_samples) +
+                          " latency samples per op per round: fewer than 10 calls lie above "
+                          "p99.99 (--lat-cycles x --batch should reach " +
+                          std::to_string(kMinLatencySamples) + ")");
   setup.notes.push_back(
       "rounds interleaved (allocator order rotated per round), each run a "
       "fresh process (private copies of the workers); drift = RSS after cycle 10 -> end");
@@ -465,7 +477,8 @@ int main(int argc, char** argv) {
   for (auto& a : tslab::bench::Allocators()) all_allocs.push_back(a.name);
   for (auto& w : tslab::bench::Workloads()) all_works.push_back(w.name);
   app.add_option("--rounds", o.rounds, "rounds (default 5; --quick: 1)")->check(CLI::Range(1, 100));
-  app.add_flag("--quick", o.quick, "smoke run: 1 round, 100 cycles, short latency/pairs");
+  app.add_flag("--quick", o.quick,
+               "smoke run: 1 round, 100 cycles, short pairs, latency of 100,000 calls per op");
   app.add_option("--allocators", o.allocators, "only these (comma list)")
       ->delimiter(',')
       ->check(CLI::IsMember(all_allocs));
@@ -482,7 +495,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2u, 1000000u));
   app.add_option("--pairs", o.pairs, "alloc/free pairs");
   app.add_option("--label", o.label, "printed in the report's first line (e.g. git describe)");
-  app.add_option("--lat-cycles", o.lat_cycles, "timed churn cycles for latency")
+  app.add_option("--lat-cycles", o.lat_cycles,
+                 "timed churn cycles for latency (default 50, at least 100,000 samples)")
       ->check(CLI::Range(1u, 10000u));
   app.add_option("--snapshot-samples", o.snapshot_samples, "snapshots timed per round")
       ->check(CLI::Range(10u, 1000000u));
@@ -524,7 +538,7 @@ int main(int argc, char** argv) {
     if (app.count("--cycles") == 0) o.cycles = 100;
     if (app.count("--epoch-cycles") == 0) o.epoch_cycles = 20;
     if (app.count("--pairs") == 0) o.pairs = 1000000;
-    if (app.count("--lat-cycles") == 0) o.lat_cycles = 5;
+    if (app.count("--lat-cycles") == 0) o.lat_cycles = 1;  // raised below to 100,000 samples
     if (app.count("--snapshot-samples") == 0) o.snapshot_samples = 200;
     if (app.count("--usdt-demo-seconds") == 0) o.usdt.demo_seconds = 2;
     if (app.count("--usdt-chunks") == 0) o.usdt.loop_chunks = 5;
@@ -535,6 +549,12 @@ int main(int argc, char** argv) {
     std::cerr << "tslab-bench: --batch must not exceed --live\n";
     return 1;
   }
+  // Unless --lat-cycles says otherwise, enough timed cycles for p99.99
+  // (kMinLatencySamples): 10 of the default batch; 50 by default.
+  if (app.count("--lat-cycles") == 0)
+    o.lat_cycles = std::max(
+        o.lat_cycles,
+        std::min<uint32_t>(10000, (tslab::bench::kMinLatencySamples + o.batch - 1) / o.batch));
   if (o.bin_dir.empty()) o.bin_dir = tslab::bench::SelfDir();
   return tslab::bench::Run(o);
 }

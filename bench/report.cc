@@ -66,25 +66,6 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
-std::optional<double> MedianOfAll(const ResultStore& s, const std::string& workload,
-                                  const std::string& metric) {
-  std::vector<double> all;
-  for (const auto& [k, v] : s.cells())
-    if (k.workload == workload && k.metric == metric)
-      for (double x : v)
-        if (!std::isnan(x)) all.push_back(x);
-  if (all.empty()) return std::nullopt;
-  return Median(all);
-}
-
-std::string LatencyCell(const ResultStore& s, const std::string& a, const char* op) {
-  std::string p = op;
-  auto m = [&](const char* q) { return s.Median({a, "latency", p + q}); };
-  auto p50 = m("_p50_ns"), p99 = m("_p99_ns"), p999 = m("_p999_ns");
-  if (!p50) return "-";
-  return Fmt(p50, 0) + " / " + Fmt(p99, 0) + " / " + Fmt(p999, 0);
-}
-
 // "1.12x (12.0% above)"-style wording of a ratio against a floor.
 std::string RatioWords(double r) {
   double pct = (r - 1.0) * 100.0;
@@ -101,8 +82,7 @@ std::string FormatAllocatorTables(const ResultStore& s, const ReportSetup& setup
        "the process's CPU time)\n";
   if (markdown) o << "\n";
   Table t({"allocator", "churn Mops/s", "range %", "churn Mops/cpu-s", "2 thr Mops/s", "2t/1t",
-           "pairs Mops/s", "epoch Mops/s", "churn drift %", "epoch drift %",
-           "alloc ns p50/p99/p99.9", "free ns p50/p99/p99.9"});
+           "pairs Mops/s", "epoch Mops/s", "churn drift %", "epoch drift %"});
   for (const auto& a : setup.allocators) {
     auto churn = s.Values({a, "churn", "ops_per_s"});
     std::string range = "-";
@@ -117,8 +97,7 @@ std::string FormatAllocatorTables(const ResultStore& s, const ReportSetup& setup
            Fmt(s.Median({a, "pairs", "ops_per_s"}), 1, 1e-6),
            Fmt(s.Median({a, "epoch", "ops_per_s"}), 2, 1e-6),
            Fmt(s.Median({a, "churn", "rss_drift_pct"}), 2),
-           Fmt(s.Median({a, "epoch", "rss_drift_pct"}), 2), LatencyCell(s, a, "alloc"),
-           LatencyCell(s, a, "free")});
+           Fmt(s.Median({a, "epoch", "rss_drift_pct"}), 2)});
   }
   o << t.Render(markdown);
 
@@ -138,6 +117,31 @@ std::string FormatAllocatorTables(const ResultStore& s, const ReportSetup& setup
     r.Row(row);
   }
   o << r.Render(markdown);
+  return o.str();
+}
+
+// Latency percentiles, one column each; nothing if latency did not run.
+std::string FormatLatency(const ResultStore& s, const ReportSetup& setup, bool markdown) {
+  auto samples = s.MedianOverAll("latency", "samples");
+  if (!samples) return "";
+  std::ostringstream o;
+  const std::string h = markdown ? "### " : "== ";
+  o << "\n"
+    << h << "Latency, ns per call, timer floor included (medians over rounds; " << Fmt(samples, 0)
+    << " samples per op per round: " << Fmt(std::floor(*samples / 10000.0), 0)
+    << " calls lie above p99.99)\n";
+  if (markdown) o << "\n";
+  Table t(
+      {"allocator", "alloc p50", "p99", "p99.9", "p99.99", "free p50", "p99", "p99.9", "p99.99"});
+  for (const auto& a : setup.allocators) {
+    if (!s.Median({a, "latency", "alloc_p50_ns"})) continue;
+    std::vector<std::string> row{a};
+    for (const char* op : {"alloc", "free"})
+      for (const char* p : {"_p50_ns", "_p99_ns", "_p999_ns", "_p9999_ns"})
+        row.push_back(Fmt(s.Median({a, "latency", std::string(op) + p}), 0));
+    t.Row(row);
+  }
+  o << t.Render(markdown);
   return o.str();
 }
 
@@ -259,6 +263,17 @@ std::optional<double> ResultStore::Median(const Key& k) const {
   return tslab::bench::Median(v);
 }
 
+std::optional<double> ResultStore::MedianOverAll(const std::string& workload,
+                                                 const std::string& metric) const {
+  std::vector<double> all;
+  for (const auto& [k, v] : cells_)
+    if (k.workload == workload && k.metric == metric)
+      for (double x : v)
+        if (!std::isnan(x)) all.push_back(x);
+  if (all.empty()) return std::nullopt;
+  return tslab::bench::Median(all);
+}
+
 std::optional<double> ResultStore::RatioMedian(const Key& num, const Key& den) const {
   auto a = cells_.find(num), b = cells_.find(den);
   if (a == cells_.end() || b == cells_.end()) return std::nullopt;
@@ -337,7 +352,7 @@ std::vector<TargetCheck> CheckTargets(const ResultStore& s, const ReportSetup& s
       double r = *mine / *best;
       // Two values less than half a timer step apart are the same reading
       // (per-process calibrations differ in the 4th digit).
-      const double step = MedianOfAll(s, "latency", "timer_granularity_ns").value_or(0);
+      const double step = s.MedianOverAll("latency", "timer_granularity_ns").value_or(0);
       const bool same = std::fabs(*mine - *best) < step / 2;
       add(true, same || *mine <= *best, what,
           t + " " + Fmt(*mine, 1) + " ns vs " + best_name + " " + Fmt(*best, 1) + " ns: " +
@@ -411,17 +426,18 @@ std::string FormatReport(const ResultStore& s, const ReportSetup& setup,
   std::ostringstream o;
   const std::string h = markdown ? "### " : "== ";
   for (const auto& n : setup.notes) o << (markdown ? "- " : "") << n << "\n";
-  auto floor50 = MedianOfAll(s, "latency", "timer_floor_p50_ns");
-  auto floor99 = MedianOfAll(s, "latency", "timer_floor_p99_ns");
-  auto tpn = MedianOfAll(s, "latency", "tsc_ticks_per_ns");
-  auto gran = MedianOfAll(s, "latency", "timer_granularity_ns");
+  auto floor50 = s.MedianOverAll("latency", "timer_floor_p50_ns");
+  auto floor99 = s.MedianOverAll("latency", "timer_floor_p99_ns");
+  auto tpn = s.MedianOverAll("latency", "tsc_ticks_per_ns");
+  auto gran = s.MedianOverAll("latency", "timer_granularity_ns");
   if (floor50)
     o << (markdown ? "- " : "") << "TSC: " << Fmt(tpn, 4)
       << " ticks/ns (calibrated against CLOCK_MONOTONIC, 100 ms); timer floor (empty timed "
          "region): p50 "
       << Fmt(floor50, 1) << " ns, p99 " << Fmt(floor99, 1) << " ns; resolution " << Fmt(gran, 1)
       << " ns; the latencies below INCLUDE the floor\n";
-  if (!setup.allocators.empty()) o << FormatAllocatorTables(s, setup, markdown);
+  if (!setup.allocators.empty())
+    o << FormatAllocatorTables(s, setup, markdown) << FormatLatency(s, setup, markdown);
 
   if (auto p50 = s.Median({setup.subject, "snapshot", "snapshot_p50_us"})) {
     o << "\nsnapshot of a live " << setup.subject

@@ -37,6 +37,9 @@ class ResultStore {
               const nlohmann::json& doc);
   std::vector<double> Values(const Key& k) const;  // rounds that have one
   std::optional<double> Median(const Key& k) const;
+  // Median over every allocator's values of workload/metric (the timer
+  // facts, which are the machine's, not an allocator's).
+  std::optional<double> MedianOverAll(const std::string& workload, const std::string& metric) const;
   // Median over rounds of num/den, rounds where both exist.
   std::optional<double> RatioMedian(const Key& num, const Key& den) const;
   std::string Info(const std::string& alloc, const std::string& name) const;
