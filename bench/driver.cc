@@ -335,7 +335,7 @@ int Run(const Options& o) {
         }
         store.AddDoc(a.name, w.name, r, out.doc);
         const auto& m = out.doc["metrics"];
-        char cell[96];
+        char cell[160];
         if (m.contains("ops_per_s"))
           std::snprintf(cell, sizeof(cell), " %s %.2f", a.name.c_str(),
                         m["ops_per_s"].get<double>() * 1e-6);
@@ -345,6 +345,11 @@ int Run(const Options& o) {
         else
           std::snprintf(cell, sizeof(cell), " %s ok", a.name.c_str());
         progress += cell;
+        if (m.contains("madvise_per_close")) {
+          std::snprintf(cell, sizeof(cell), " (%.2f madvise/close)",
+                        m["madvise_per_close"].get<double>());
+          progress += cell;
+        }
       }
       std::cerr << "[round " << r + 1 << "/" << o.rounds << "] " << w.name
                 << (w.name == "latency" ? " alloc p99.9/p99.99 ns:" : " Mops/s:") << progress

@@ -20,6 +20,7 @@
 //   epoch    per cycle: allocate `batch` in the current epoch, advance,
 //            free the previous cycle's batch (shuffled order), close its
 //            epoch. Non-tslab backends do the same without epoch calls.
+//            tslab: madvise calls per close from the warm cycle to the end.
 //   latency  churn for `lat_cycles` cycles, each alloc and free timed
 //            alone with the TSC; percentiles in ns (timer floor included).
 //   hold     fill a live set, print a "ready" line (with the stats region

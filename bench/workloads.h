@@ -232,6 +232,9 @@ bool RunPairs(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
 
 // Batches with lifetimes: allocate a batch into the current epoch, advance,
 // free the previous batch in a fixed shuffled order, close its epoch.
+// Steady state: the allocator's counters (tslab) at the warm cycle and at
+// the end of the timed loop; their reads are two snapshot calls of a few
+// us inside a loop of seconds.
 template <class Ops>
 bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   using Ref = typename Ops::Ref;
@@ -243,6 +246,8 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   uint64_t refused = 0, bad_close = 0, rss_warm = 0;
   const uint32_t warm = std::min(cfg.warm_cycle, cfg.cycles);
   uint32_t prev_epoch = 0;
+  AllocCounters at_warm, at_end;
+  bool have_counters = false;
   auto free_set = [&](std::vector<Ref>& s) {
     for (uint32_t i : order) refused += !ops.Free(s[i]);
   };
@@ -266,11 +271,15 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
       bad_close += !ops.EpochClose(prev_epoch);
     }
     prev_epoch = cur_epoch;
-    if (c + 1 == warm) rss_warm = RssBytes();
+    if (c + 1 == warm) {
+      rss_warm = RssBytes();
+      have_counters = ops.ReadCounters(&at_warm);
+    }
   }
   double secs = SecondsSince(t0);
   const double cpu = ProcessCpuSeconds() - cpu0;
   uint64_t rss_end = RssBytes();
+  have_counters = have_counters && ops.ReadCounters(&at_end);
   if (cfg.cycles > 0) {
     free_set(sets[(cfg.cycles - 1) & 1]);
     bad_close += !ops.EpochClose(prev_epoch);
@@ -284,6 +293,16 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   double ops_done = static_cast<double>(cfg.batch) * (2.0 * cfg.cycles - 1);
   ReportThroughput(r, ops_done, secs, cpu);
   ReportRss(r, rss_warm, rss_end);
+  if (have_counters) {
+    const uint64_t closes = at_end.epoch_closes - at_warm.epoch_closes;
+    const uint64_t madv = at_end.madvise_calls - at_warm.madvise_calls;
+    r->Metric("epoch_closes_steady", static_cast<double>(closes));
+    r->Metric("madvise_calls_steady", static_cast<double>(madv));
+    // No closes counted: counters compiled out (TSLAB_STATS=0) or no cycle
+    // after the warm one; a ratio would be 0/0.
+    if (closes > 0)
+      r->Metric("madvise_per_close", static_cast<double>(madv) / static_cast<double>(closes));
+  }
   return true;
 }
 
