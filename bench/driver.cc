@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/proc.h"
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "bench/snapshot_bench.h"
@@ -214,6 +215,41 @@ std::string FormatSeconds(double s) {
   return b;
 }
 
+// The epoch workload's pause after its last free and close (workloads.h,
+// ReportPurge): the worker sits blocked in poll and calls nothing, its
+// allocator's own threads (tslab's purge) run. RssAnon of /proc/PID/status
+// at once, then again purge delay + 100 ms after the close, timed from the
+// worker's CLOCK_MONOTONIC stamp of it (the same clock here). The lag
+// from the close to the first reading is kept: a busy machine can delay
+// this process past the purge delay, and then the "at close" reading
+// already misses what the purge gave back.
+PauseFn RssAfterClose(uint64_t min_bytes) {
+  return [min_bytes](pid_t pid, const nlohmann::json& pause, nlohmann::json* m, std::string* err) {
+    const uint64_t closed = pause.value("closed_at_ns", uint64_t{0});
+    const int64_t wait_ms = pause.value("purge_wait_ms", int64_t{-1});
+    const uint64_t before = pause.value("rss_before_bytes", uint64_t{0});
+    const uint64_t at_close = RssAnonBytes(pid);  // first: the purge clock is running
+    const uint64_t read_at = MonotonicNs();
+    if (closed == 0 || wait_ms < 0 || before == 0) {
+      *err = "epoch: pause line without closed_at_ns/purge_wait_ms/rss_before_bytes";
+      return false;
+    }
+    SleepUntilNs(closed + static_cast<uint64_t>(wait_ms) * 1000000);
+    const uint64_t after = RssAnonBytes(pid);
+    if (at_close == 0 || after == 0) {
+      *err = "cannot read RssAnon of /proc/" + std::to_string(pid) + "/status";
+      return false;
+    }
+    (*m)["rss_after_close_bytes"] = at_close;
+    (*m)["rss_after_delay_bytes"] = after;
+    (*m)["close_sample_lag_ms"] =
+        read_at > closed ? static_cast<double>(read_at - closed) * 1e-6 : 0.0;
+    if (auto pct = PurgeReturnedPct(before, at_close, after, min_bytes))
+      (*m)["purge_returned_pct"] = *pct;
+    return true;
+  };
+}
+
 // The tracing-cost rounds (usdt_cost.h); returns the number of failed
 // steps. Why it did not run, if it did not, goes to the report.
 int RunUsdtCost(const Options& o, WorkerCopies* copies, ResultStore* store) {
@@ -324,9 +360,12 @@ int Run(const Options& o) {
         if (!Runs(a, w.name)) continue;
         WorkerCommand cmd{a.worker, w.args, a.env};
         cmd.args.insert(cmd.args.end(), a.args.begin(), a.args.end());
-        auto common = CommonArgs(o, r, w.name == "epoch" ? o.epoch_cycles : o.cycles);
+        const bool epoch = w.name == "epoch";
+        auto common = CommonArgs(o, r, epoch ? o.epoch_cycles : o.cycles);
         cmd.args.insert(cmd.args.end(), common.begin(), common.end());
-        RunOutcome out = RunWorker(cmd, o.timeout_s);
+        if (epoch) cmd.args.push_back("--pause-after-close");
+        RunOutcome out = RunWorker(cmd, o.timeout_s,
+                                   epoch ? RssAfterClose(PurgeMinBytes(o.batch, o.size)) : nullptr);
         if (!out.ok) {
           ++failures;
           std::cerr << "tslab-bench: round " << r + 1 << ", " << a.name << " " << w.name << ": "
@@ -389,6 +428,7 @@ int Run(const Options& o) {
   setup.size = o.size;
   setup.pairs = o.pairs;
   setup.lat_cycles = o.lat_cycles;
+  setup.purge_min_bytes = PurgeMinBytes(o.batch, o.size);
   setup.quick = o.quick;
   utsname u{};
   uname(&u);

@@ -145,6 +145,45 @@ std::string FormatLatency(const ResultStore& s, const ReportSetup& setup, bool m
   return o.str();
 }
 
+// The epoch workload's steady-state madvise calls and the memory given
+// back after the last close; nothing if epoch did not run.
+std::string FormatEpochMemory(const ResultStore& s, const ReportSetup& setup, bool markdown) {
+  auto delay = s.MedianOverAll("epoch", "purge_delay_ms");
+  if (!delay) return "";
+  std::ostringstream o;
+  const std::string h = markdown ? "### " : "== ";
+  const std::string source = s.Info(setup.subject, "purge_delay_source");
+  const std::string by = s.Info(setup.subject, "rss_sampled_by");
+  o << "\n"
+    << h << "Epoch workload: madvise calls per close, memory given back after the last close\n";
+  if (markdown) o << "\n";
+  o << "madvise/close: the allocator's madvise calls / epoch closes from cycle 10 to the end of "
+       "the timed loop (tslab's counters). RssAnon: before the first allocation, right after "
+       "the last free and close, and "
+    << Fmt(s.MedianOverAll("epoch", "purge_wait_ms"), 0) << " ms (purge delay + 100 ms) after "
+    << "that close, no allocator call in between; purge delay " << Fmt(delay, 0) << " ms ("
+    << (source.empty() ? "?" : source) << "); read by " << (by.empty() ? "?" : by)
+    << ". returned % = (at close - after wait) / (at close - before); '-' when less than "
+    << setup.purge_min_bytes / 1024
+    << " KiB (a quarter batch) was above `before` at the close. close lag: from the close to "
+       "the first reading.\n";
+  if (markdown) o << "\n";
+  Table t({"allocator", "epoch Mops/s", "madvise/close", "RssAnon before MiB", "at close MiB",
+           "after wait MiB", "returned %", "close lag ms"});
+  for (const auto& a : setup.allocators) {
+    if (!s.Median({a, "epoch", "purge_wait_ms"})) continue;
+    auto m = [&](const char* metric, int prec, double scale = 1.0) {
+      return Fmt(s.Median({a, "epoch", metric}), prec, scale);
+    };
+    constexpr double kMiB = 1.0 / (1024 * 1024);
+    t.Row({a, m("ops_per_s", 2, 1e-6), m("madvise_per_close", 3), m("rss_before_bytes", 2, kMiB),
+           m("rss_after_close_bytes", 2, kMiB), m("rss_after_delay_bytes", 2, kMiB),
+           m("purge_returned_pct", 1), m("close_sample_lag_ms", 2)});
+  }
+  o << t.Render(markdown);
+  return o.str();
+}
+
 // Why the tracing costs are missing, for a target line.
 std::string TracingMissing(const ResultStore& s) {
   std::string skip = s.Info("tslab-trace", "usdt_skip");
@@ -437,7 +476,8 @@ std::string FormatReport(const ResultStore& s, const ReportSetup& setup,
       << Fmt(floor50, 1) << " ns, p99 " << Fmt(floor99, 1) << " ns; resolution " << Fmt(gran, 1)
       << " ns; the latencies below INCLUDE the floor\n";
   if (!setup.allocators.empty())
-    o << FormatAllocatorTables(s, setup, markdown) << FormatLatency(s, setup, markdown);
+    o << FormatAllocatorTables(s, setup, markdown) << FormatLatency(s, setup, markdown)
+      << FormatEpochMemory(s, setup, markdown);
 
   if (auto p50 = s.Median({setup.subject, "snapshot", "snapshot_p50_us"})) {
     o << "\nsnapshot of a live " << setup.subject

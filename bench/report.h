@@ -60,6 +60,7 @@ struct ReportSetup {
   std::string subject = "tslab";        // what the ratios and targets are about
   uint32_t live = 0, batch = 0, cycles = 0, size = 0, lat_cycles = 0;
   uint64_t pairs = 0;
+  uint64_t purge_min_bytes = 0;  // PurgeMinBytes (proc.h): below it no purge_returned_pct
   bool quick = false;
   std::vector<std::string> notes;  // environment lines, printed first
 };

@@ -230,6 +230,43 @@ bool RunPairs(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   return true;
 }
 
+// After the epoch workload's last free and close: the memory given back,
+// RssAnon right after the close and purge delay + 100 ms later, with no
+// allocator call in between. With cfg.pause_after_close the driver reads
+// both from /proc/PID/status while this process sits blocked in poll
+// (AnnounceClosed), the "from outside"; otherwise (a worker run by
+// hand) it reads its own /proc/self/status, which is the same number.
+// self_at_close: our own reading taken at the close (tens of us after it),
+// kept beside the driver's as a check: on a busy machine the driver may
+// wake later than the purge delay, and then its "at close" misses pages.
+inline bool ReportPurge(const WorkerConfig& cfg, uint64_t rss_before, uint64_t closed_ns,
+                        uint64_t self_at_close, int32_t delay_ms, WorkerResult* r) {
+  const int64_t wait_ms = PurgeWaitMs(delay_ms);
+  r->Metric("rss_before_bytes", static_cast<double>(rss_before));
+  r->Metric("rss_after_close_self_bytes", static_cast<double>(self_at_close));
+  r->Metric("purge_delay_ms", delay_ms);
+  r->Metric("purge_wait_ms", static_cast<double>(wait_ms));
+  if (cfg.pause_after_close) {
+    AnnounceClosed(closed_ns, wait_ms, rss_before);
+    if (!WaitStdinClosed(120.0)) {
+      r->error = "epoch: stdin still open 120 s after the pause";
+      return false;
+    }
+    r->Info("rss_sampled_by", "driver (/proc/PID/status)");
+    return true;
+  }
+  SleepUntilNs(closed_ns + static_cast<uint64_t>(wait_ms) * 1000000);
+  const uint64_t after = RssAnonBytes(0);
+  r->Info("rss_sampled_by", "worker itself (/proc/self/status)");
+  r->Metric("rss_after_close_bytes", static_cast<double>(self_at_close));
+  r->Metric("rss_after_delay_bytes", static_cast<double>(after));
+  r->Metric("close_sample_lag_ms", 0);
+  if (auto pct =
+          PurgeReturnedPct(rss_before, self_at_close, after, PurgeMinBytes(cfg.batch, cfg.size)))
+    r->Metric("purge_returned_pct", *pct);
+  return true;
+}
+
 // Batches with lifetimes: allocate a batch into the current epoch, advance,
 // free the previous batch in a fixed shuffled order, close its epoch.
 // Steady state: the allocator's counters (tslab) at the warm cycle and at
@@ -238,6 +275,9 @@ bool RunPairs(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
 template <class Ops>
 bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   using Ref = typename Ops::Ref;
+  std::string delay_source;
+  const int32_t delay_ms = PurgeDelayMs(&delay_source);
+  r->Info("purge_delay_source", delay_source);
   std::vector<Ref> sets[2] = {std::vector<Ref>(cfg.batch), std::vector<Ref>(cfg.batch)};
   std::vector<uint32_t> order(cfg.batch);
   std::iota(order.begin(), order.end(), 0u);
@@ -251,6 +291,7 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   auto free_set = [&](std::vector<Ref>& s) {
     for (uint32_t i : order) refused += !ops.Free(s[i]);
   };
+  const uint64_t rss_before = RssAnonBytes(0);  // our vectors in, no object yet
   const double cpu0 = ProcessCpuSeconds();
   auto t0 = std::chrono::steady_clock::now();
   for (uint32_t c = 0; c < cfg.cycles; ++c) {
@@ -284,6 +325,8 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
     free_set(sets[(cfg.cycles - 1) & 1]);
     bad_close += !ops.EpochClose(prev_epoch);
   }
+  const uint64_t closed_ns = MonotonicNs();
+  const uint64_t self_at_close = RssAnonBytes(0);
   if (refused || bad_close) {
     r->error = std::to_string(refused) + " frees and " + std::to_string(bad_close) +
                " epoch closes refused during epoch";
@@ -303,7 +346,7 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
     if (closes > 0)
       r->Metric("madvise_per_close", static_cast<double>(madv) / static_cast<double>(closes));
   }
-  return true;
+  return ReportPurge(cfg, rss_before, closed_ns, self_at_close, delay_ms, r);
 }
 
 // Single-call latency inside churn: every alloc and free of lat_cycles
