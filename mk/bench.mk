@@ -12,7 +12,8 @@
 
 BENCH_COMMON_OBJS := $(OBJ)/bench/worker_main.o $(OBJ)/bench/tsc.o $(OBJ)/bench/proc.o
 BENCH_DRIVER_OBJS := $(OBJ)/bench/driver.o $(OBJ)/bench/runner.o \
-  $(OBJ)/bench/report.o $(OBJ)/bench/snapshot_bench.o $(OBJ)/bench/usdt_cost.o
+  $(OBJ)/bench/report.o $(OBJ)/bench/targets.o $(OBJ)/bench/snapshot_bench.o \
+  $(OBJ)/bench/usdt_cost.o
 BENCH_WORKERS := glibc jemalloc tcmalloc mimalloc tslab tslab_nostats tslab_nousdt
 
 # worker_backend.cc, once per backend (glibc, jemalloc and tcmalloc share
