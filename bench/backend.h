@@ -12,8 +12,10 @@
 //   uint32_t EpochAdvance();              tslab: advance, returns the new one
 //   bool EpochClose(uint32_t e);          tslab: close e
 //   uint32_t EpochCurrent() const;
+//   bool ReadCounters(AllocCounters*);    tslab: madvise calls, epoch closes
 //   void Describe(WorkerResult* r);       backend facts/counters for the JSON
-// Non-tslab backends have no epochs: the epoch calls are no-ops there.
+// Non-tslab backends have no epochs: the epoch calls are no-ops there, and
+// ReadCounters returns false.
 //
 // Invariants: Alloc/Free/EpochCurrent are safe from several threads at
 // once (each backend's own guarantee); EpochAdvance/Close are called from
@@ -37,11 +39,18 @@
 
 namespace tslab::bench {
 
+// The allocator's own counters the epoch workload reads at two points.
+struct AllocCounters {
+  uint64_t madvise_calls = 0;
+  uint64_t epoch_closes = 0;
+};
+
 // Epoch calls of backends without epochs.
 struct NoEpochs {
   uint32_t EpochAdvance() { return 0; }
   bool EpochClose(uint32_t) { return true; }
   uint32_t EpochCurrent() const { return 0; }
+  bool ReadCounters(AllocCounters*) { return false; }
 };
 
 #if defined(TSLAB_BENCH_BACKEND_MALLOC)
@@ -131,6 +140,15 @@ struct TslabOps {
   uint32_t EpochAdvance() { return epoch = tslab_epoch_advance(a); }
   bool EpochClose(uint32_t e) { return tslab_epoch_close(a, e) == TSLAB_OK; }
   uint32_t EpochCurrent() const { return epoch; }
+  // tslab_stats_global sums the counters over their shards: a few us, not
+  // for a hot loop. Zero counts in the TSLAB_STATS=0 build.
+  bool ReadCounters(AllocCounters* c) {
+    SlabGlobalStats g;
+    if (tslab_stats_global(a, &g) != TSLAB_OK) return false;
+    c->madvise_calls = g.total_madvise_calls;
+    c->epoch_closes = g.epoch_closes;
+    return true;
+  }
   void Describe(WorkerResult* r) {
     r->Info("region_path", tslab_region_path(a));
     SlabGlobalStats g;

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/proc.h"
 #include "bench/report.h"
 #include "bench/runner.h"
 #include "bench/snapshot_bench.h"
@@ -97,6 +98,10 @@ std::vector<WorkloadSpec> Workloads() {
       {"latency", {"--workload", "latency"}},
   };
 }
+
+// p99.99 of n samples has n / 10,000 samples above it: below 100,000 per
+// op and round, fewer than 10 calls decide it.
+constexpr uint32_t kMinLatencySamples = 100000;
 
 struct Options {
   int rounds = 5;
@@ -210,6 +215,41 @@ std::string FormatSeconds(double s) {
   return b;
 }
 
+// The epoch workload's pause after its last free and close (workloads.h,
+// ReportPurge): the worker sits blocked in poll and calls nothing, its
+// allocator's own threads (tslab's purge) run. RssAnon of /proc/PID/status
+// at once, then again purge delay + 100 ms after the close, timed from the
+// worker's CLOCK_MONOTONIC stamp of it (the same clock here). The lag
+// from the close to the first reading is kept: a busy machine can delay
+// this process past the purge delay, and then the "at close" reading
+// already misses what the purge gave back.
+PauseFn RssAfterClose(uint64_t min_bytes) {
+  return [min_bytes](pid_t pid, const nlohmann::json& pause, nlohmann::json* m, std::string* err) {
+    const uint64_t closed = pause.value("closed_at_ns", uint64_t{0});
+    const int64_t wait_ms = pause.value("purge_wait_ms", int64_t{-1});
+    const uint64_t before = pause.value("rss_before_bytes", uint64_t{0});
+    const uint64_t at_close = RssAnonBytes(pid);  // first: the purge clock is running
+    const uint64_t read_at = MonotonicNs();
+    if (closed == 0 || wait_ms < 0 || before == 0) {
+      *err = "epoch: pause line without closed_at_ns/purge_wait_ms/rss_before_bytes";
+      return false;
+    }
+    SleepUntilNs(closed + static_cast<uint64_t>(wait_ms) * 1000000);
+    const uint64_t after = RssAnonBytes(pid);
+    if (at_close == 0 || after == 0) {
+      *err = "cannot read RssAnon of /proc/" + std::to_string(pid) + "/status";
+      return false;
+    }
+    (*m)["rss_after_close_bytes"] = at_close;
+    (*m)["rss_after_delay_bytes"] = after;
+    (*m)["close_sample_lag_ms"] =
+        read_at > closed ? static_cast<double>(read_at - closed) * 1e-6 : 0.0;
+    if (auto pct = PurgeReturnedPct(before, at_close, after, min_bytes))
+      (*m)["purge_returned_pct"] = *pct;
+    return true;
+  };
+}
+
 // The tracing-cost rounds (usdt_cost.h); returns the number of failed
 // steps. Why it did not run, if it did not, goes to the report.
 int RunUsdtCost(const Options& o, WorkerCopies* copies, ResultStore* store) {
@@ -320,9 +360,12 @@ int Run(const Options& o) {
         if (!Runs(a, w.name)) continue;
         WorkerCommand cmd{a.worker, w.args, a.env};
         cmd.args.insert(cmd.args.end(), a.args.begin(), a.args.end());
-        auto common = CommonArgs(o, r, w.name == "epoch" ? o.epoch_cycles : o.cycles);
+        const bool epoch = w.name == "epoch";
+        auto common = CommonArgs(o, r, epoch ? o.epoch_cycles : o.cycles);
         cmd.args.insert(cmd.args.end(), common.begin(), common.end());
-        RunOutcome out = RunWorker(cmd, o.timeout_s);
+        if (epoch) cmd.args.push_back("--pause-after-close");
+        RunOutcome out = RunWorker(cmd, o.timeout_s,
+                                   epoch ? RssAfterClose(PurgeMinBytes(o.batch, o.size)) : nullptr);
         if (!out.ok) {
           ++failures;
           std::cerr << "tslab-bench: round " << r + 1 << ", " << a.name << " " << w.name << ": "
@@ -331,19 +374,25 @@ int Run(const Options& o) {
         }
         store.AddDoc(a.name, w.name, r, out.doc);
         const auto& m = out.doc["metrics"];
-        char cell[96];
+        char cell[160];
         if (m.contains("ops_per_s"))
           std::snprintf(cell, sizeof(cell), " %s %.2f", a.name.c_str(),
                         m["ops_per_s"].get<double>() * 1e-6);
-        else if (m.contains("alloc_p999_ns"))
+        else if (m.contains("alloc_p9999_ns"))
           std::snprintf(cell, sizeof(cell), " %s %.0f/%.0f", a.name.c_str(),
-                        m["alloc_p999_ns"].get<double>(), m["free_p999_ns"].get<double>());
+                        m["alloc_p999_ns"].get<double>(), m["alloc_p9999_ns"].get<double>());
         else
           std::snprintf(cell, sizeof(cell), " %s ok", a.name.c_str());
         progress += cell;
+        if (m.contains("madvise_per_close")) {
+          std::snprintf(cell, sizeof(cell), " (%.2f madvise/close)",
+                        m["madvise_per_close"].get<double>());
+          progress += cell;
+        }
       }
       std::cerr << "[round " << r + 1 << "/" << o.rounds << "] " << w.name
-                << (w.name == "latency" ? " p99.9 alloc/free ns:" : " Mops/s:") << progress << "\n";
+                << (w.name == "latency" ? " alloc p99.9/p99.99 ns:" : " Mops/s:") << progress
+                << "\n";
     }
     if (tslab != nullptr && !o.no_snapshot) {
       WorkerCommand hold{tslab->worker, {"--workload", "hold"}, tslab->env};
@@ -379,6 +428,7 @@ int Run(const Options& o) {
   setup.size = o.size;
   setup.pairs = o.pairs;
   setup.lat_cycles = o.lat_cycles;
+  setup.purge_min_bytes = PurgeMinBytes(o.batch, o.size);
   setup.quick = o.quick;
   utsname u{};
   uname(&u);
@@ -398,13 +448,20 @@ int Run(const Options& o) {
   setup.notes.push_back("machine: " + std::to_string(sysconf(_SC_NPROCESSORS_ONLN)) + " CPUs (" +
                         FirstLineOf("/proc/cpuinfo", "model name") + "), Linux " + u.release +
                         "; workers not pinned, machine not isolated: expect noise");
+  const uint64_t lat_samples = static_cast<uint64_t>(o.lat_cycles) * o.batch;
   setup.notes.push_back("churn: live " + std::to_string(o.live) + " x " + std::to_string(o.size) +
                         " B per thread, " + std::to_string(o.batch) + " random frees + " +
                         std::to_string(o.batch) + " allocs per cycle, " + std::to_string(o.cycles) +
                         " cycles; pairs: " + std::to_string(o.pairs) +
                         " alloc+free; epoch: " + std::to_string(o.batch) + " per batch, " +
                         std::to_string(o.epoch_cycles) + " cycles; latency: every call of " +
-                        std::to_string(o.lat_cycles) + " churn cycles timed");
+                        std::to_string(o.lat_cycles) + " churn cycles timed (" +
+                        std::to_string(lat_samples) + " samples per op per round)");
+  if (lat_samples < kMinLatencySamples)
+    setup.notes.push_back("WARNING: " + std::to_string(lat_samples) +
+                          " latency samples per op per round: fewer than 10 calls lie above "
+                          "p99.99 (--lat-cycles x --batch should reach " +
+                          std::to_string(kMinLatencySamples) + ")");
   setup.notes.push_back(
       "rounds interleaved (allocator order rotated per round), each run a "
       "fresh process (private copies of the workers); drift = RSS after cycle 10 -> end");
@@ -465,7 +522,8 @@ int main(int argc, char** argv) {
   for (auto& a : tslab::bench::Allocators()) all_allocs.push_back(a.name);
   for (auto& w : tslab::bench::Workloads()) all_works.push_back(w.name);
   app.add_option("--rounds", o.rounds, "rounds (default 5; --quick: 1)")->check(CLI::Range(1, 100));
-  app.add_flag("--quick", o.quick, "smoke run: 1 round, 100 cycles, short latency/pairs");
+  app.add_flag("--quick", o.quick,
+               "smoke run: 1 round, 100 cycles, short pairs, latency of 100,000 calls per op");
   app.add_option("--allocators", o.allocators, "only these (comma list)")
       ->delimiter(',')
       ->check(CLI::IsMember(all_allocs));
@@ -482,7 +540,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(2u, 1000000u));
   app.add_option("--pairs", o.pairs, "alloc/free pairs");
   app.add_option("--label", o.label, "printed in the report's first line (e.g. git describe)");
-  app.add_option("--lat-cycles", o.lat_cycles, "timed churn cycles for latency")
+  app.add_option("--lat-cycles", o.lat_cycles,
+                 "timed churn cycles for latency (default 50, at least 100,000 samples)")
       ->check(CLI::Range(1u, 10000u));
   app.add_option("--snapshot-samples", o.snapshot_samples, "snapshots timed per round")
       ->check(CLI::Range(10u, 1000000u));
@@ -524,7 +583,7 @@ int main(int argc, char** argv) {
     if (app.count("--cycles") == 0) o.cycles = 100;
     if (app.count("--epoch-cycles") == 0) o.epoch_cycles = 20;
     if (app.count("--pairs") == 0) o.pairs = 1000000;
-    if (app.count("--lat-cycles") == 0) o.lat_cycles = 5;
+    if (app.count("--lat-cycles") == 0) o.lat_cycles = 1;  // raised below to 100,000 samples
     if (app.count("--snapshot-samples") == 0) o.snapshot_samples = 200;
     if (app.count("--usdt-demo-seconds") == 0) o.usdt.demo_seconds = 2;
     if (app.count("--usdt-chunks") == 0) o.usdt.loop_chunks = 5;
@@ -535,6 +594,12 @@ int main(int argc, char** argv) {
     std::cerr << "tslab-bench: --batch must not exceed --live\n";
     return 1;
   }
+  // Unless --lat-cycles says otherwise, enough timed cycles for p99.99
+  // (kMinLatencySamples): 10 of the default batch; 50 by default.
+  if (app.count("--lat-cycles") == 0)
+    o.lat_cycles = std::max(
+        o.lat_cycles,
+        std::min<uint32_t>(10000, (tslab::bench::kMinLatencySamples + o.batch - 1) / o.batch));
   if (o.bin_dir.empty()) o.bin_dir = tslab::bench::SelfDir();
   return tslab::bench::Run(o);
 }

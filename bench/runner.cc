@@ -165,14 +165,27 @@ bool WorkerProcess::Finish(double timeout_s, std::string* err) {
   return false;
 }
 
-RunOutcome RunWorker(const WorkerCommand& cmd, double timeout_s) {
+RunOutcome RunWorker(const WorkerCommand& cmd, double timeout_s, const PauseFn& at_pause) {
   RunOutcome o;
   const auto t0 = Clock::now();
   const auto deadline = After(timeout_s);
   WorkerProcess w;
-  if (!w.Start(cmd, false, &o.error)) return o;
+  if (!w.Start(cmd, at_pause != nullptr, &o.error)) return o;
   std::string line, last, err;
-  while (w.ReadLine(Left(deadline), &line, &err)) last = line;
+  bool paused = false;
+  nlohmann::json pause_metrics = nlohmann::json::object();
+  while (w.ReadLine(Left(deadline), &line, &err)) {
+    if (at_pause && !paused) {
+      nlohmann::json p = nlohmann::json::parse(line, nullptr, false);
+      if (p.is_object() && p.value("ready", false)) {
+        if (!at_pause(w.pid(), p, &pause_metrics, &o.error)) return o;  // killed by ~WorkerProcess
+        paused = true;
+        w.CloseStdin();
+        continue;
+      }
+    }
+    last = line;
+  }
   if (err != "end of output") {
     o.error = err;
     return o;  // the destructor kills it
@@ -184,6 +197,11 @@ RunOutcome RunWorker(const WorkerCommand& cmd, double timeout_s) {
     o.error = "unreadable result line: '" + last.substr(0, 120) + "'";
     return o;
   }
+  if (at_pause && !paused) {
+    o.error = "the worker did not pause (no \"ready\" line)";
+    return o;
+  }
+  for (auto& [k, v] : pause_metrics.items()) o.doc["metrics"][k] = v;
   o.ok = true;
   return o;
 }

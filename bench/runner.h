@@ -4,8 +4,8 @@
 // process (worker.h). A worker's stdout is a pipe read line by line with a
 // deadline; its stderr is the driver's (a failing worker's one-line reason
 // shows up as is); its stdin is /dev/null, or a pipe for the hold workload
-// (closing it ends the hold). A worker past its deadline is killed
-// (SIGKILL, by pid: only our own child).
+// and for a run with a pause (closing it ends the hold or the pause). A
+// worker past its deadline is killed (SIGKILL, by pid: only our own child).
 //
 // Thread-safety: none needed; the driver is single-threaded.
 #ifndef TSLAB_BENCH_RUNNER_H_
@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -57,9 +58,17 @@ struct RunOutcome {
   double wall_s = 0;   // process start to exit
 };
 
+// What the driver does while a worker pauses: pid, the worker's pause line;
+// what it measures goes into *metrics, merged into the worker's result.
+// False fails the run (*err says why).
+using PauseFn = std::function<bool(pid_t pid, const nlohmann::json& pause, nlohmann::json* metrics,
+                                   std::string* err)>;
+
 // Runs a worker to completion: its last stdout line must be a JSON object
-// with "metrics".
-RunOutcome RunWorker(const WorkerCommand& cmd, double timeout_s);
+// with "metrics". With at_pause, the worker's stdin is a pipe and it must
+// pause once: print a line with "ready": true and wait for stdin's EOF;
+// at_pause runs then, and closing stdin lets the worker finish.
+RunOutcome RunWorker(const WorkerCommand& cmd, double timeout_s, const PauseFn& at_pause = nullptr);
 
 }  // namespace tslab::bench
 

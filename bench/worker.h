@@ -20,6 +20,11 @@
 //   epoch    per cycle: allocate `batch` in the current epoch, advance,
 //            free the previous cycle's batch (shuffled order), close its
 //            epoch. Non-tslab backends do the same without epoch calls.
+//            tslab: madvise calls per close from the warm cycle to the end.
+//            After the last free and close, RssAnon at once and again
+//            purge delay + 100 ms later: with `pause_after_close` the
+//            driver reads them (AnnounceClosed, then the worker idles until
+//            stdin reaches EOF), else the worker itself.
 //   latency  churn for `lat_cycles` cycles, each alloc and free timed
 //            alone with the TSC; percentiles in ns (timer floor included).
 //   hold     fill a live set, print a "ready" line (with the stats region
@@ -51,6 +56,7 @@ struct WorkerConfig {
   uint32_t floor_samples = 1000000;
   uint32_t calibrate_ms = 100;
   uint64_t seed = 1;
+  bool pause_after_close = false;  // epoch: let the driver sample RssAnon
 };
 
 struct WorkerResult {
@@ -67,6 +73,13 @@ struct WorkerResult {
 void AnnounceReady(const WorkerResult& partial);
 // True once stdin has reached EOF (the driver wants the hold to end).
 bool StdinClosed();
+// The epoch workload's pause: prints {"ready":true,"pause":"closed",
+// "closed_at_ns":..,"purge_wait_ms":..,"rss_before_bytes":..} with snprintf
+// and write(2), so that announcing calls no allocator, not even malloc.
+void AnnounceClosed(uint64_t closed_at_ns, int64_t purge_wait_ms, uint64_t rss_before);
+// Blocks (in poll, no allocator call) until stdin reaches EOF; false if it
+// has not after timeout_s.
+bool WaitStdinClosed(double timeout_s);
 
 // Backend name ("malloc", "mimalloc", "tslab"), fixed at compile time.
 const char* BackendName();

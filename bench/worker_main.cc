@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -64,6 +66,42 @@ bool StdinClosed() {
   return read(STDIN_FILENO, buf, sizeof(buf)) == 0;
 }
 
+void AnnounceClosed(uint64_t closed_at_ns, int64_t purge_wait_ms, uint64_t rss_before) {
+  char b[200];
+  int n = std::snprintf(b, sizeof(b),
+                        "{\"ready\":true,\"pause\":\"closed\",\"closed_at_ns\":%llu,"
+                        "\"purge_wait_ms\":%lld,\"rss_before_bytes\":%llu}\n",
+                        static_cast<unsigned long long>(closed_at_ns),
+                        static_cast<long long>(purge_wait_ms),
+                        static_cast<unsigned long long>(rss_before));
+  for (int off = 0; n > 0 && off < n;) {
+    ssize_t w = write(STDOUT_FILENO, b + off, static_cast<size_t>(n - off));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) return;  // the driver is gone; the wait below times out
+    off += static_cast<int>(w);
+  }
+}
+
+bool WaitStdinClosed(double timeout_s) {
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(timeout_s));
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    if (left <= 0) return false;
+    pollfd p{STDIN_FILENO, POLLIN, 0};
+    int n = poll(&p, 1, static_cast<int>(left));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) continue;  // timeout: the loop re-checks the deadline
+    char buf[64];
+    ssize_t r = read(STDIN_FILENO, buf, sizeof(buf));
+    // 0: EOF; an error other than EINTR (e.g. EBADF): no stdin to wait on.
+    if (r == 0 || (r < 0 && errno != EINTR && errno != EAGAIN)) return true;
+  }
+}
+
 }  // namespace tslab::bench
 
 int main(int argc, char** argv) {
@@ -90,6 +128,9 @@ int main(int argc, char** argv) {
   app.add_option("--calibrate-ms", g_cfg.calibrate_ms, "TSC calibration window")
       ->check(CLI::Range(1u, 10000u));
   app.add_option("--seed", g_cfg.seed, "RNG seed");
+  app.add_flag("--pause-after-close", g_cfg.pause_after_close,
+               "epoch: after the last close print a pause line and wait for stdin's EOF "
+               "(the driver reads RssAnon meanwhile); without it the worker reads its own");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

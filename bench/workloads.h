@@ -230,11 +230,54 @@ bool RunPairs(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   return true;
 }
 
+// After the epoch workload's last free and close: the memory given back,
+// RssAnon right after the close and purge delay + 100 ms later, with no
+// allocator call in between. With cfg.pause_after_close the driver reads
+// both from /proc/PID/status while this process sits blocked in poll
+// (AnnounceClosed), the "from outside"; otherwise (a worker run by
+// hand) it reads its own /proc/self/status, which is the same number.
+// self_at_close: our own reading taken at the close (tens of us after it),
+// kept beside the driver's as a check: on a busy machine the driver may
+// wake later than the purge delay, and then its "at close" misses pages.
+inline bool ReportPurge(const WorkerConfig& cfg, uint64_t rss_before, uint64_t closed_ns,
+                        uint64_t self_at_close, int32_t delay_ms, WorkerResult* r) {
+  const int64_t wait_ms = PurgeWaitMs(delay_ms);
+  r->Metric("rss_before_bytes", static_cast<double>(rss_before));
+  r->Metric("rss_after_close_self_bytes", static_cast<double>(self_at_close));
+  r->Metric("purge_delay_ms", delay_ms);
+  r->Metric("purge_wait_ms", static_cast<double>(wait_ms));
+  if (cfg.pause_after_close) {
+    AnnounceClosed(closed_ns, wait_ms, rss_before);
+    if (!WaitStdinClosed(120.0)) {
+      r->error = "epoch: stdin still open 120 s after the pause";
+      return false;
+    }
+    r->Info("rss_sampled_by", "driver (/proc/PID/status)");
+    return true;
+  }
+  SleepUntilNs(closed_ns + static_cast<uint64_t>(wait_ms) * 1000000);
+  const uint64_t after = RssAnonBytes(0);
+  r->Info("rss_sampled_by", "worker itself (/proc/self/status)");
+  r->Metric("rss_after_close_bytes", static_cast<double>(self_at_close));
+  r->Metric("rss_after_delay_bytes", static_cast<double>(after));
+  r->Metric("close_sample_lag_ms", 0);
+  if (auto pct =
+          PurgeReturnedPct(rss_before, self_at_close, after, PurgeMinBytes(cfg.batch, cfg.size)))
+    r->Metric("purge_returned_pct", *pct);
+  return true;
+}
+
 // Batches with lifetimes: allocate a batch into the current epoch, advance,
 // free the previous batch in a fixed shuffled order, close its epoch.
+// Steady state: the allocator's counters (tslab) at the warm cycle and at
+// the end of the timed loop; their reads are two snapshot calls of a few
+// us inside a loop of seconds.
 template <class Ops>
 bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   using Ref = typename Ops::Ref;
+  std::string delay_source;
+  const int32_t delay_ms = PurgeDelayMs(&delay_source);
+  r->Info("purge_delay_source", delay_source);
   std::vector<Ref> sets[2] = {std::vector<Ref>(cfg.batch), std::vector<Ref>(cfg.batch)};
   std::vector<uint32_t> order(cfg.batch);
   std::iota(order.begin(), order.end(), 0u);
@@ -243,9 +286,12 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   uint64_t refused = 0, bad_close = 0, rss_warm = 0;
   const uint32_t warm = std::min(cfg.warm_cycle, cfg.cycles);
   uint32_t prev_epoch = 0;
+  AllocCounters at_warm, at_end;
+  bool have_counters = false;
   auto free_set = [&](std::vector<Ref>& s) {
     for (uint32_t i : order) refused += !ops.Free(s[i]);
   };
+  const uint64_t rss_before = RssAnonBytes(0);  // our vectors in, no object yet
   const double cpu0 = ProcessCpuSeconds();
   auto t0 = std::chrono::steady_clock::now();
   for (uint32_t c = 0; c < cfg.cycles; ++c) {
@@ -266,15 +312,21 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
       bad_close += !ops.EpochClose(prev_epoch);
     }
     prev_epoch = cur_epoch;
-    if (c + 1 == warm) rss_warm = RssBytes();
+    if (c + 1 == warm) {
+      rss_warm = RssBytes();
+      have_counters = ops.ReadCounters(&at_warm);
+    }
   }
   double secs = SecondsSince(t0);
   const double cpu = ProcessCpuSeconds() - cpu0;
   uint64_t rss_end = RssBytes();
+  have_counters = have_counters && ops.ReadCounters(&at_end);
   if (cfg.cycles > 0) {
     free_set(sets[(cfg.cycles - 1) & 1]);
     bad_close += !ops.EpochClose(prev_epoch);
   }
+  const uint64_t closed_ns = MonotonicNs();
+  const uint64_t self_at_close = RssAnonBytes(0);
   if (refused || bad_close) {
     r->error = std::to_string(refused) + " frees and " + std::to_string(bad_close) +
                " epoch closes refused during epoch";
@@ -284,11 +336,23 @@ bool RunEpoch(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   double ops_done = static_cast<double>(cfg.batch) * (2.0 * cfg.cycles - 1);
   ReportThroughput(r, ops_done, secs, cpu);
   ReportRss(r, rss_warm, rss_end);
-  return true;
+  if (have_counters) {
+    const uint64_t closes = at_end.epoch_closes - at_warm.epoch_closes;
+    const uint64_t madv = at_end.madvise_calls - at_warm.madvise_calls;
+    r->Metric("epoch_closes_steady", static_cast<double>(closes));
+    r->Metric("madvise_calls_steady", static_cast<double>(madv));
+    // No closes counted: counters compiled out (TSLAB_STATS=0) or no cycle
+    // after the warm one; a ratio would be 0/0.
+    if (closes > 0)
+      r->Metric("madvise_per_close", static_cast<double>(madv) / static_cast<double>(closes));
+  }
+  return ReportPurge(cfg, rss_before, closed_ns, self_at_close, delay_ms, r);
 }
 
 // Single-call latency inside churn: every alloc and free of lat_cycles
 // cycles timed alone. Two untimed cycles first (warm caches, first faults).
+// p99.99 needs samples: at 100,000 per op only 10 calls lie above it (the
+// driver raises lat_cycles to reach that); "samples" says how many.
 template <class Ops>
 bool RunLatency(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
   ChurnSet<Ops> s;
@@ -317,6 +381,7 @@ bool RunLatency(Ops& ops, const WorkerConfig& cfg, WorkerResult* r) {
     r->Metric(w + "_p50_ns", SortedPercentile(v, 50.0) / tpn);
     r->Metric(w + "_p99_ns", SortedPercentile(v, 99.0) / tpn);
     r->Metric(w + "_p999_ns", SortedPercentile(v, 99.9) / tpn);
+    r->Metric(w + "_p9999_ns", SortedPercentile(v, 99.99) / tpn);
     r->Metric(w + "_max_ns", static_cast<double>(v.back()) / tpn);
   };
   report("alloc", alloc_ticks);

@@ -12,7 +12,8 @@
 
 BENCH_COMMON_OBJS := $(OBJ)/bench/worker_main.o $(OBJ)/bench/tsc.o $(OBJ)/bench/proc.o
 BENCH_DRIVER_OBJS := $(OBJ)/bench/driver.o $(OBJ)/bench/runner.o \
-  $(OBJ)/bench/report.o $(OBJ)/bench/snapshot_bench.o $(OBJ)/bench/usdt_cost.o
+  $(OBJ)/bench/report.o $(OBJ)/bench/targets.o $(OBJ)/bench/snapshot_bench.o \
+  $(OBJ)/bench/usdt_cost.o
 BENCH_WORKERS := glibc jemalloc tcmalloc mimalloc tslab tslab_nostats tslab_nousdt
 
 # worker_backend.cc, once per backend (glibc, jemalloc and tcmalloc share
@@ -67,11 +68,13 @@ $(BIN)/bench_usdt_loop: $(OBJ)/bench/usdt_loop.o $(LIBTSLAB_A)
 # The driver links libtslab.a only for tslab_region_snapshot() (the
 # snapshot-latency measurement); it never allocates through it. libbpf and
 # tslab-trace's ELF note reader: the bare uprobe of the tracing costs.
+# proc.o: the epoch workload's RssAnon, read from /proc/PID/status.
 BENCH_ELF_PROBES_OBJ := $(OBJ)/tools/tslab-trace/elf_probes.o
-$(BIN)/tslab-bench: $(BENCH_DRIVER_OBJS) $(OBJ)/bench/tsc.o $(BENCH_ELF_PROBES_OBJ) $(LIBTSLAB_A)
+BENCH_DRIVER_SHARED := $(OBJ)/bench/tsc.o $(OBJ)/bench/proc.o
+$(BIN)/tslab-bench: $(BENCH_DRIVER_OBJS) $(BENCH_DRIVER_SHARED) $(BENCH_ELF_PROBES_OBJ) $(LIBTSLAB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(BENCH_DRIVER_OBJS) $(OBJ)/bench/tsc.o $(BENCH_ELF_PROBES_OBJ) \
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(BENCH_DRIVER_OBJS) $(BENCH_DRIVER_SHARED) $(BENCH_ELF_PROBES_OBJ) \
 	  $(TSLAB_LDLIBS) $(LIBBPF_LIBS)
 
 .PHONY: bench-build
