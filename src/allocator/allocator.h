@@ -169,7 +169,11 @@ class Allocator {
                                                        int32_t hgen);
 
   // The owner's claim of the first free slot of s (alloc word a, not
-  // full), with its counters and handle. REQUIRES: inside Enter/Exit.
+  // full): the bitmap, the high mark, the handle. REQUIRES: owner.
+  __attribute__((always_inline)) inline void* TakeSlot(SlabMeta* s,
+                                                       uint64_t a,
+                                                       uint64_t* out);
+  // TakeSlot with the owner's counters. REQUIRES: inside Enter/Exit.
   __attribute__((always_inline)) inline void* ClaimSlot(ThreadHeap* th,
                                                         SlabMeta* s,
                                                         uint64_t a,
@@ -339,17 +343,16 @@ inline void* Allocator::Alloc(uint32_t cls, uint32_t e, uint64_t* out) {
   return AllocSlow(cls, e, out);
 }
 
-inline void* Allocator::ClaimSlot(ThreadHeap* th, SlabMeta* s, uint64_t a,
-                                  uint32_t cls, uint32_t e, uint64_t* out) {
+inline void* Allocator::TakeSlot(SlabMeta* s, uint64_t a, uint64_t* out) {
   const auto slot = static_cast<uint32_t>(__builtin_ctzll(~a));
-  const uint64_t na = a | (1ull << slot);
-  s->alloc.store(na, std::memory_order_relaxed);
-  TSLAB_STAT_OWNER_ADD(th->stats->allocs[e][cls], 1);
-  if (__builtin_expect(na == kFull, 0)) {
-    TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].slab_fills, 1);
+  const uint64_t bit = 1ull << slot;
+  s->alloc.store(a | bit, std::memory_order_relaxed);
+  if (__builtin_expect(slot >= s->high.load(std::memory_order_relaxed), 0)) {
+    s->high.store(static_cast<uint8_t>(slot + 1), std::memory_order_relaxed);
   }
-  (void)th;
   if (out != nullptr) {
+    s->handles.store(s->handles.load(std::memory_order_relaxed) | bit,
+                     std::memory_order_relaxed);
     *out = MakeHandle(id_, s->gen[slot].load(std::memory_order_relaxed),
                       s->index, slot);
   }
@@ -357,18 +360,36 @@ inline void* Allocator::ClaimSlot(ThreadHeap* th, SlabMeta* s, uint64_t a,
          slot * uint64_t{s->obj_size.load(std::memory_order_relaxed)};
 }
 
+inline void* Allocator::ClaimSlot(ThreadHeap* th, SlabMeta* s, uint64_t a,
+                                  uint32_t cls, uint32_t e, uint64_t* out) {
+  TSLAB_STAT_OWNER_ADD(th->stats->allocs[e][cls], 1);
+  if (__builtin_expect((a | (a + 1)) == kFull, 0)) {  // takes the last slot
+    TSLAB_STAT_OWNER_ADD(th->stats->cls[cls].slab_fills, 1);
+  }
+  (void)th;
+  (void)cls;
+  (void)e;
+  return TakeSlot(s, a, out);
+}
+
 inline bool Allocator::LocalFree(ThreadHeap* th, SlabMeta* s, uint32_t slot,
                                  int32_t hgen) {
   const uint64_t bit = 1ull << slot;
   const uint64_t a = s->alloc.load(std::memory_order_relaxed);
-  const uint16_t g = s->gen[slot].load(std::memory_order_relaxed);
   if (__builtin_expect(!(a & bit), 0) ||
-      __builtin_expect(s->remote.load(std::memory_order_relaxed) & bit, 0) ||
-      __builtin_expect(hgen >= 0 && g != static_cast<uint16_t>(hgen), 0)) {
+      __builtin_expect(s->remote.load(std::memory_order_relaxed) & bit, 0)) {
     return false;
   }
-  // The handle dies first: gen moves before the slot can be handed out.
-  s->gen[slot].store(static_cast<uint16_t>(g + 1), std::memory_order_relaxed);
+  const uint64_t h = s->handles.load(std::memory_order_relaxed);
+  if (hgen >= 0 || (h & bit)) {
+    // A handle may be out: it dies before the slot can be handed out again.
+    const uint16_t g = s->gen[slot].load(std::memory_order_relaxed);
+    if (__builtin_expect(hgen >= 0 && g != static_cast<uint16_t>(hgen), 0)) {
+      return false;
+    }
+    s->gen[slot].store(static_cast<uint16_t>(g + 1), std::memory_order_relaxed);
+    s->handles.store(h & ~bit, std::memory_order_relaxed);
+  }
   s->alloc.store(a & ~bit, std::memory_order_relaxed);
   const uint32_t cls = s->cls.load(std::memory_order_relaxed);
   const uint32_t e = s->epoch.load(std::memory_order_relaxed);

@@ -37,8 +37,9 @@ class Arena {
   SlabMeta* NewSlab();
 
   bool Contains(const void* p) const {
-    auto a = reinterpret_cast<uintptr_t>(p);
-    return a >= base_ && a < base_ + used_bytes_.load(std::memory_order_acquire);
+    // One unsigned compare: below base_ wraps to a huge offset.
+    return reinterpret_cast<uintptr_t>(p) - base_ <
+           used_bytes_.load(std::memory_order_acquire);
   }
   uint64_t SlabIndexOf(const void* p) const {
     return (reinterpret_cast<uintptr_t>(p) - base_) >> page_shift_;

@@ -26,6 +26,24 @@ namespace {
 
 inline Allocator* Impl(tslab_allocator* a) { return a->impl; }
 
+// One range check for size 0 and size > 768 (0 - 1 wraps above 767), one
+// for the epoch; which error it was is sorted out off the fast path.
+__attribute__((cold, noinline)) bool FailAllocArgs(tslab_allocator* a,
+                                                   size_t size) {
+  SetLastError(a == nullptr || size == 0     ? TSLAB_E_INVALID_ARG
+               : size > TSLAB_MAX_OBJECT_SIZE ? TSLAB_E_TOO_LARGE
+                                              : TSLAB_E_EPOCH_RANGE);
+  return true;
+}
+inline bool BadAllocArgs(tslab_allocator* a, size_t size, tslab_epoch_id e) {
+  if (__builtin_expect(a != nullptr && size - 1 < TSLAB_MAX_OBJECT_SIZE &&
+                           e < TSLAB_NUM_EPOCHS,
+                       1)) {
+    return false;
+  }
+  return FailAllocArgs(a, size);
+}
+
 tslab_status Fail(tslab_status s) {
   SetLastError(s);
   return s;
@@ -105,20 +123,8 @@ const char* tslab_strerror(tslab_status s) {
 
 void* tslab_alloc(tslab_allocator* a, uint32_t size, tslab_epoch_id e,
                   tslab_handle* out) {
-  if (__builtin_expect(a == nullptr || size == 0, 0)) {
-    Fail(TSLAB_E_INVALID_ARG);
-    return nullptr;
-  }
-  if (__builtin_expect(size > TSLAB_MAX_OBJECT_SIZE, 0)) {
-    Fail(TSLAB_E_TOO_LARGE);
-    return nullptr;
-  }
-  if (__builtin_expect(e >= TSLAB_NUM_EPOCHS, 0)) {
-    Fail(TSLAB_E_EPOCH_RANGE);
-    return nullptr;
-  }
-  int cls = tslab::internal::SizeToClass(size);
-  return Impl(a)->Alloc(static_cast<uint32_t>(cls), e, out);
+  if (__builtin_expect(BadAllocArgs(a, size, e), 0)) return nullptr;
+  return Impl(a)->Alloc(static_cast<uint32_t>(tslab::internal::SizeClassOf(size)), e, out);
 }
 
 tslab_status tslab_free_handle(tslab_allocator* a, tslab_handle h) {
@@ -127,11 +133,8 @@ tslab_status tslab_free_handle(tslab_allocator* a, tslab_handle h) {
 }
 
 void* tslab_malloc(tslab_allocator* a, size_t size, tslab_epoch_id e) {
-  if (__builtin_expect(size > TSLAB_MAX_OBJECT_SIZE, 0)) {
-    Fail(a == nullptr ? TSLAB_E_INVALID_ARG : TSLAB_E_TOO_LARGE);
-    return nullptr;
-  }
-  return tslab_alloc(a, static_cast<uint32_t>(size), e, nullptr);
+  if (__builtin_expect(BadAllocArgs(a, size, e), 0)) return nullptr;
+  return Impl(a)->Alloc(static_cast<uint32_t>(tslab::internal::SizeClassOf(size)), e, nullptr);
 }
 
 tslab_status tslab_free(tslab_allocator* a, void* p) {

@@ -78,8 +78,11 @@ int Allocator::ClassifyRefusal(const SlabMeta* s, uint32_t slot,
                     (s->alloc.load(std::memory_order_acquire) & bit);
   const uint16_t cur = s->gen[slot].load(std::memory_order_acquire);
   if (hgen < 0) {
-    // A slot never handed out has generation 0 and is not live.
-    return !live && cur == 0 ? kFreeInvalid : kFreeDouble;
+    // A slot never handed out: not live, above the life's high mark, and
+    // its generation never moved (no earlier life freed it either).
+    return !live && cur == 0 && slot >= s->high.load(std::memory_order_relaxed)
+               ? kFreeInvalid
+               : kFreeDouble;
   }
   const auto g = static_cast<uint16_t>(hgen);
   if (cur == g) return live ? kFreeDouble : kFreeInvalid;

@@ -45,6 +45,9 @@ inline int SizeToClass(size_t size) {
   return kSizeLookup.cls[(size + 15) >> 4];
 }
 
+// The same for a size already known to be in [1, 768]: the lookup alone.
+inline int SizeClassOf(size_t size) { return kSizeLookup.cls[(size + 15) >> 4]; }
+
 inline uint32_t SlotsPerSlab(uint32_t cls, uint64_t page_size) {
   uint64_t n = (page_size - kSlabHeaderBytes) / kClassSizes[cls];
   return n > kMaxSlotsPerSlab ? kMaxSlotsPerSlab : static_cast<uint32_t>(n);

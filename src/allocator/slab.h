@@ -30,9 +30,10 @@
 // (release), so a reader that sees an unsealed `remote` (acquire) sees the
 // tag of that life.
 //
-// Per-slot 16-bit generations (`gen`) make handles checkable: a free
-// advances gen[slot] (the owner by a plain store, another thread by CAS);
-// a handle carries the generation its slot had when it was handed out.
+// Per-slot 16-bit generations (`gen`) make handles checkable: a free of a
+// slot handed out with a handle advances gen[slot] (the owner by a plain
+// store, another thread by CAS; another thread always advances it); a
+// handle carries the generation its slot had when it was handed out.
 //
 // Thread-safety: see each field.
 #ifndef TSLAB_SRC_ALLOCATOR_SLAB_H_
@@ -84,6 +85,10 @@ struct alignas(64) SlabMeta {
   std::atomic<uint64_t> alloc{0};   // owner-written (see above)
   std::atomic<uint64_t> remote{0};  // CAS by other threads; exchange by owner
   std::atomic<uint64_t> tag{0};     // written while sealed
+  // Slots handed out with a handle since their last free (owner-written):
+  // only their frees must advance gen, so a pointer-only caller's frees
+  // never touch the generation lines.
+  std::atomic<uint64_t> handles{0};
   std::atomic<uint32_t> owner{kNoOwner};  // shard of the owning heap
   uint32_t index = 0;  // slab number in the arena; immutable
   // The life's class geometry, copied from the class at re-own (while
@@ -98,10 +103,12 @@ struct alignas(64) SlabMeta {
   std::atomic<uint8_t> in_ready{0};
   bool in_avail = false;  // owner-private: on its bin's avail stack
   std::atomic<uint8_t> slots{0};  // the life's slot count (with div_mul)
+  // Slots are claimed lowest first, so the slots this life ever handed out
+  // are [0, high): tells a never-handed-out slot from a freed one.
+  std::atomic<uint8_t> high{0};
   // Which list (guarded by the lock of that list; atomic so that a reader
   // holding another lock may look without a data race).
   std::atomic<ListKind> list{ListKind::kNone};
-  SlabMeta* avail_next = nullptr;  // owner-private
   char* base = nullptr;            // the slab's page; immutable
   // --- lines 1-2: slot generations ---
   alignas(64) std::atomic<uint16_t> gen[kMaxSlotsPerSlab + 1];
@@ -112,6 +119,7 @@ struct alignas(64) SlabMeta {
   SlabMeta* next = nullptr;
   uint64_t dirty_since_ns = 0;
   SlabMeta* ready_next = nullptr;
+  SlabMeta* avail_next = nullptr;  // owner-private
 };
 static_assert(sizeof(SlabMeta) == 256, "descriptor stride");
 static_assert(offsetof(SlabMeta, gen) == 64, "the fast paths' fields on line 0");

@@ -126,6 +126,9 @@ SlabMeta* Allocator::NewSlab(ThreadHeap* th, uint32_t cls, uint32_t e,
   s->epoch.store(static_cast<uint8_t>(e), std::memory_order_relaxed);
   s->slots.store(static_cast<uint8_t>(cs.slots), std::memory_order_relaxed);
   s->alloc.store(cs.empty_bits, std::memory_order_relaxed);
+  // Every handle of the old life died with its slot's free (gen advanced).
+  s->handles.store(0, std::memory_order_relaxed);
+  s->high.store(0, std::memory_order_relaxed);
   s->in_avail = false;
   s->avail_next = nullptr;
   s->list.store(ListKind::kEpoch, std::memory_order_relaxed);
@@ -249,18 +252,11 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
     }
     if (s != nullptr) {
       const uint64_t a = s->alloc.load(std::memory_order_relaxed);
-      const auto slot = static_cast<uint32_t>(__builtin_ctzll(~a));
-      const uint64_t na = a | (1ull << slot);
-      s->alloc.store(na, std::memory_order_relaxed);
       TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->allocs[e][cls], 1);
-      if (na == kFull) {
+      if ((a | (a + 1)) == kFull) {
         TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].slab_fills, 1);
       }
-      if (out != nullptr) {
-        *out = MakeHandle(id_, s->gen[slot].load(std::memory_order_relaxed),
-                          s->index, slot);
-      }
-      result = SlotAddress(s, cls, slot);
+      result = TakeSlot(s, a, out);
     }
     if (th->shared) {
       th->mu.unlock();
