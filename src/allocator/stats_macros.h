@@ -35,10 +35,17 @@ inline uint64_t AtomicLoad(const uint64_t& field) {
       .load(std::memory_order_relaxed);
 }
 // Single-writer add: readers in other threads or processes see either the
-// old or the new value, never a torn one (aligned 64-bit store).
+// old or the new value, never a torn one (aligned 64-bit store). On x86-64
+// one unlocked `add` to memory (its store is a single aligned 8-byte write;
+// no lock prefix, since only the owner writes): 1 instruction instead of a
+// load, an add and a store. Under TSan the atomic_ref form, which it models.
 inline void OwnerAdd(uint64_t& field, uint64_t n) {
+#if defined(__x86_64__) && !defined(__SANITIZE_THREAD__)
+  asm volatile("addq %1, %0" : "+m"(field) : "er"(n));
+#else
   std::atomic_ref<uint64_t> r(field);
   r.store(r.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+#endif
 }
 
 }  // namespace tslab::internal
