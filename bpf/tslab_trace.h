@@ -9,8 +9,9 @@
  *
  * Invariants: enum tt_probe is generated from TSLAB_USDT_PROBE_LIST
  * (src/usdt/tslab_probes.h), so the BPF object and user space index the
- * probes alike; every index into these arrays is clamped by the BPF side. Thread-safety: the BPF side adds with atomic fetch-and-add (a
- * uprobe program can be preempted, and several CPUs hit the same cells);
+ * probes alike; every index into these arrays is clamped by the BPF side.
+ * Thread-safety: the BPF side adds with atomic fetch-and-add (a uprobe
+ * program can be preempted, and several CPUs hit the same cells);
  * user space only reads, with 64-bit aligned loads, so a reading is per
  * cell exact, and at most a few in-flight events off across cells.
  */
