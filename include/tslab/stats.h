@@ -122,7 +122,8 @@ typedef enum tslab_epoch_state {
   X(ADD, GAUGE, uint64_t, live_objects) /* allocated, not yet freed */        \
   X(ADD, GAUGE, uint64_t, live_bytes)   /* live_objects * object_size */      \
   X(ADD, GAUGE, uint64_t, draining_slabs) /* of reopened epochs' old lives */ \
-  X(ADD, COUNT, uint64_t, invalid_frees) /* refused frees of this class */
+  X(ADD, COUNT, uint64_t, invalid_frees) /* refused frees of this class */    \
+  X(ADD, GAUGE, uint64_t, resident_empty_slabs) /* kept by the purge delay */
 
 #define TSLAB_GLOBAL_STATS_FIELDS(X)                                       \
   X(META, CONST, uint32_t, schema_version)                                 \
@@ -161,7 +162,9 @@ typedef enum tslab_epoch_state {
   X(ADD, COUNT, uint64_t, stale_frees)  /* handle of a reused slot */      \
   X(ADD, COUNT, uint64_t, double_frees) /* slot already free */            \
   X(ADD, COUNT, uint64_t, foreign_frees) /* another allocator's */         \
-  X(ADD, COUNT, uint64_t, alloc_failures) /* refused (any reason) */
+  X(ADD, COUNT, uint64_t, alloc_failures) /* refused (any reason) */       \
+  X(ADD, GAUGE, uint64_t, total_resident_empty_slabs)                      \
+  X(ADD, CONST, uint64_t, purge_delay_ms) /* the allocator's, resolved */
 
 #define TSLAB_EPOCH_STATS_FIELDS(X)                                          \
   X(ADD, CONST, uint32_t, epoch_id)                                          \
@@ -195,7 +198,8 @@ typedef enum tslab_epoch_state {
   X(total_allocs, bitmap_alloc_attempts)             \
   X(total_frees, bitmap_free_attempts)               \
   X(live_objects, live_objects)                      \
-  X(live_bytes, live_bytes)
+  X(live_bytes, live_bytes)                          \
+  X(total_resident_empty_slabs, resident_empty_slabs)
 
 /* A struct member per entry whose role is a struct field. The role is
  * pasted, never expanded, so a macro of the same name cannot interfere. */
@@ -220,17 +224,21 @@ typedef struct TslabEpochStats {
 } TslabEpochStats;
 
 /* The generated structs are those that were written by hand before the
- * lists: sizes, and offsets around the spec's end and the last fields,
- * pinned (a reordered list fails here). */
+ * lists, plus the appended fields: sizes, and offsets around the spec's
+ * end and the appended fields, pinned (a reordered list fails here). */
 TSLAB_STATIC_ASSERT(offsetof(SlabClassStats, recycle_rate_pct) == 176 &&
                         offsetof(SlabClassStats, lock_contention_rate) == 280 &&
                         offsetof(SlabClassStats, invalid_frees) == 328 &&
-                        sizeof(SlabClassStats) == 336,
+                        offsetof(SlabClassStats, resident_empty_slabs) == 336 &&
+                        sizeof(SlabClassStats) == 344,
                     "SlabClassStats: fields are only appended")
 TSLAB_STATIC_ASSERT(offsetof(SlabGlobalStats, total_madvise_failures) == 96 &&
                         offsetof(SlabGlobalStats, page_size) == 104 &&
                         offsetof(SlabGlobalStats, alloc_failures) == 216 &&
-                        sizeof(SlabGlobalStats) == 224,
+                        offsetof(SlabGlobalStats,
+                                 total_resident_empty_slabs) == 224 &&
+                        offsetof(SlabGlobalStats, purge_delay_ms) == 232 &&
+                        sizeof(SlabGlobalStats) == 240,
                     "SlabGlobalStats: fields are only appended")
 TSLAB_STATIC_ASSERT(offsetof(TslabEpochStats, era) == 8 &&
                         offsetof(TslabEpochStats, close_calls) == 80 &&

@@ -65,7 +65,12 @@ typedef struct TslabRegionHeader {
   uint64_t object_size[TSLAB_NUM_CLASSES];
   uint64_t objects_per_slab[TSLAB_NUM_CLASSES];
   char name[TSLAB_REGION_NAME_MAX]; /* NUL-terminated, may be empty */
-  uint8_t reserved[512 - 8 * 12 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
+  /* Taken from the reserved bytes (a layout 1 reader that predates it sees
+   * 0 there): the allocator's purge delay, resolved, written at creation. */
+  uint64_t purge_delay_ms;
+  /* The rest of 512 bytes: 13 uint64_t, 6 uint32_t, the two per-class
+   * arrays, the name. */
+  uint8_t reserved[512 - 8 * 13 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
                    TSLAB_REGION_NAME_MAX];
 } TslabRegionHeader;
 
@@ -120,7 +125,7 @@ typedef struct TslabRegionHeader {
   X(COPY, draining_slabs)                                                 \
   /* empty slabs whose pages are still resident (purge delay); part of */ \
   /* cache_size + cache_overflow_len */                                   \
-  X(DERIVE, resident_empty_slabs)
+  X(COPY, resident_empty_slabs)
 #define TSLAB_REGION_CLASS_SLOTS 24
 
 #define TSLAB_REGION_EPOCH_FIELDS(X)     \
@@ -194,7 +199,8 @@ typedef struct TslabRegionShard {
 TSLAB_STATIC_ASSERT(sizeof(TslabRegionHeader) == 512 &&
                         offsetof(TslabRegionHeader, off_shards) == 112 &&
                         offsetof(TslabRegionHeader, name) == 248 &&
-                        offsetof(TslabRegionHeader, reserved) == 312,
+                        offsetof(TslabRegionHeader, purge_delay_ms) == 312 &&
+                        offsetof(TslabRegionHeader, reserved) == 320,
                     "TslabRegionHeader: layout 1 is 512 bytes")
 TSLAB_STATIC_ASSERT((0 TSLAB_REGION_GLOBAL_FIELDS(TSLAB_REGION_COUNT_)) <
                             TSLAB_REGION_GLOBAL_SLOTS &&

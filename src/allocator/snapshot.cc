@@ -107,6 +107,7 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
   gs.version = TSLAB_STATS_VERSION;
   gs.page_size = h.page_size;
   gs.epoch_count = TSLAB_NUM_EPOCHS;
+  gs.purge_delay_ms = h.purge_delay_ms;
   // The region's COPY fields, each to the snapshot field of its name (the
   // lists in tslab/stats_region.h); the narrower snapshot fields (current
   // epoch, states, cache lengths) are 32-bit and take the value as is.
