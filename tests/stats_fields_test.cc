@@ -6,7 +6,8 @@
 //     every shard field lands in its snapshot field, every total is the
 //     sum its list entry says;
 //   - docs/counters.md and docs/stats_dump.md, which are text: their field
-//     tables name exactly the listed fields.
+//     tables name exactly the listed fields; docs/probes.md names only
+//     listed counters.
 // No process is started: the JSON comes from the tool's own function.
 #include <gtest/gtest.h>
 
@@ -386,6 +387,28 @@ TEST(StatsFieldDocs, StatsDumpMdListsEveryAdditiveMember) {
   const auto add_epoch = FieldNames(EpochFields(), IsAdd);
   ExpectSameNames(epoch, {add_epoch.begin(), add_epoch.end()},
                   "stats_dump.md, the epochs row");
+}
+
+// docs/probes.md's "Counter it matches" column names counters (and the
+// probe's own arguments): each counter must be a field of SlabGlobalStats
+// or SlabClassStats.
+TEST(StatsFieldDocs, ProbesMdMatchesRealCounters) {
+  const std::string doc = ReadDoc("docs/probes.md");
+  std::istringstream in(doc);
+  int rows = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("| `tslab:", 0) != 0) continue;
+    ++rows;
+    const std::set<std::string> args = CodeNames(Column(line, 1));
+    for (const std::string& n : CodeNames(Column(line, 3))) {
+      if (args.count(n)) continue;
+      EXPECT_TRUE(FindField(GlobalFields(), n) != nullptr ||
+                  FindField(ClassFields(), n) != nullptr)
+          << "probes.md: `" << n << "` is no counter (" << line.substr(0, 40)
+          << "...)";
+    }
+  }
+  EXPECT_GT(rows, 0);
 }
 
 }  // namespace
