@@ -110,7 +110,8 @@ struct SumInfo {
   std::string_view class_field;
 };
 inline const std::vector<SumInfo>& GlobalSums() {
-#define TSLAB_TEST_SUM_(global_field, class_field) {#global_field, #class_field},
+#define TSLAB_TEST_SUM_(global_field, class_field) \
+  {#global_field, #class_field},
   static const std::vector<SumInfo> v = {TSLAB_GLOBAL_SUMS(TSLAB_TEST_SUM_)};
 #undef TSLAB_TEST_SUM_
   return v;
@@ -183,16 +184,30 @@ std::vector<std::string> FieldNames(const std::vector<FieldInfo>& fields,
   return out;
 }
 
+namespace internal {
+template <typename T>
+double Read(const char* p) {
+  T v;
+  std::memcpy(&v, p, sizeof(v));
+  return static_cast<double>(v);
+}
+template <typename T>
+void Write(char* p, double v) {
+  const T x = static_cast<T>(v);
+  std::memcpy(p, &x, sizeof(x));
+}
+}  // namespace internal
+
 // A struct field's value as a double (exact for the integers the tests
 // write: below 2^53).
 inline double FieldValue(const void* obj, const FieldInfo& f) {
   const char* p = static_cast<const char*>(obj) + f.offset;
   switch (f.type) {
-    case FieldType::kU32: { uint32_t v; std::memcpy(&v, p, 4); return v; }
-    case FieldType::kU64: { uint64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case FieldType::kI32: { int32_t v; std::memcpy(&v, p, 4); return v; }
-    case FieldType::kI64: { int64_t v; std::memcpy(&v, p, 8); return static_cast<double>(v); }
-    case FieldType::kDouble: { double v; std::memcpy(&v, p, 8); return v; }
+    case FieldType::kU32: return internal::Read<uint32_t>(p);
+    case FieldType::kU64: return internal::Read<uint64_t>(p);
+    case FieldType::kI32: return internal::Read<int32_t>(p);
+    case FieldType::kI64: return internal::Read<int64_t>(p);
+    case FieldType::kDouble: return internal::Read<double>(p);
   }
   return 0;
 }
@@ -201,11 +216,11 @@ inline double FieldValue(const void* obj, const FieldInfo& f) {
 inline void SetFieldValue(void* obj, const FieldInfo& f, double v) {
   char* p = static_cast<char*>(obj) + f.offset;
   switch (f.type) {
-    case FieldType::kU32: { uint32_t x = static_cast<uint32_t>(v); std::memcpy(p, &x, 4); break; }
-    case FieldType::kU64: { uint64_t x = static_cast<uint64_t>(v); std::memcpy(p, &x, 8); break; }
-    case FieldType::kI32: { int32_t x = static_cast<int32_t>(v); std::memcpy(p, &x, 4); break; }
-    case FieldType::kI64: { int64_t x = static_cast<int64_t>(v); std::memcpy(p, &x, 8); break; }
-    case FieldType::kDouble: std::memcpy(p, &v, 8); break;
+    case FieldType::kU32: return internal::Write<uint32_t>(p, v);
+    case FieldType::kU64: return internal::Write<uint64_t>(p, v);
+    case FieldType::kI32: return internal::Write<int32_t>(p, v);
+    case FieldType::kI64: return internal::Write<int64_t>(p, v);
+    case FieldType::kDouble: return internal::Write<double>(p, v);
   }
 }
 
