@@ -13,7 +13,6 @@
 
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -291,13 +290,22 @@ std::string ReadDoc(const std::string& rel) {
   return ss.str();
 }
 
-// The `lower_case` names in text (field names; `IDLE` and `a - b` are not).
+// The `lower_case` names in text (field names; `IDLE` and `a - b` are
+// not). A scan rather than std::regex, which GCC 12's sanitizer builds
+// warn about (-Wmaybe-uninitialized inside <regex>).
 std::set<std::string> CodeNames(const std::string& text) {
-  static const std::regex re("`([a-z][a-z0-9_]*)`");
   std::set<std::string> out;
-  for (std::sregex_iterator it(text.begin(), text.end(), re), end; it != end;
-       ++it) {
-    out.insert((*it)[1]);
+  for (size_t open = text.find('`'); open != std::string::npos;) {
+    const size_t close = text.find('`', open + 1);
+    if (close == std::string::npos) break;
+    const std::string code = text.substr(open + 1, close - open - 1);
+    bool name = !code.empty() && code[0] >= 'a' && code[0] <= 'z';
+    for (char ch : code) {
+      name = name && ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+                      ch == '_');
+    }
+    if (name) out.insert(code);
+    open = text.find('`', close + 1);
   }
   return out;
 }
