@@ -3,6 +3,10 @@
  * tslab probe; each adds the event to cumulative totals (bpf/tslab_trace.h)
  * that user space reads through the skeleton's memory-mapped .bss.
  *
+ * One program per probe of TSLAB_USDT_PROBE_LIST (src/usdt/tslab_probes.h),
+ * named tt_<probe>: tslab-trace finds each probe's program by that name,
+ * so a probe added to the list without its program here does not build.
+ *
  * Cost per event: libbpf's argument fetch (one array lookup for the spec,
  * one register or stack read per argument) plus two or three atomic adds.
  * No map update, no ring buffer, no helper besides those.
@@ -69,8 +73,8 @@ SEC("usdt")
 int BPF_USDT(tt_slow_path, long cls, long epoch, long reason, __u64 dur_ns) {
   __u32 sub = tt_class(cls);
   struct tt_cell *c = tt_count(TT_SLOW_PATH, sub);
-  if (reason == 1) __sync_fetch_and_add(&c->a, 1);
-  if (reason == 2) __sync_fetch_and_add(&c->b, 1);
+  if (reason == TSLAB_SLOW_CURRENT_FULL) __sync_fetch_and_add(&c->a, 1);
+  if (reason == TSLAB_SLOW_EPOCH_CLOSED) __sync_fetch_and_add(&c->b, 1);
   tt_time(c, TT_H_SLOW_PATH, sub, dur_ns);
   return 0;
 }
@@ -83,7 +87,7 @@ int BPF_USDT(tt_slab_new, long cls, long epoch, long from_cache) {
 }
 
 SEC("usdt")
-int BPF_USDT(tt_epoch_adv, long old_epoch, long new_epoch) {
+int BPF_USDT(tt_epoch_advance, long old_epoch, long new_epoch) {
   tt_count(TT_EPOCH_ADVANCE, 0);
   return 0;
 }
@@ -109,7 +113,7 @@ int BPF_USDT(tt_madvise, long cls, __u64 bytes, long err, __u64 dur_ns) {
 }
 
 SEC("usdt")
-int BPF_USDT(tt_cache_ovf, long cls) {
+int BPF_USDT(tt_cache_overflow, long cls) {
   tt_count(TT_CACHE_OVERFLOW, tt_class(cls));
   return 0;
 }
@@ -117,12 +121,13 @@ int BPF_USDT(tt_cache_ovf, long cls) {
 SEC("usdt")
 int BPF_USDT(tt_invalid_free, long kind) {
   /* Kinds 0..3; anything else (a newer library) lands in the last cell. */
-  tt_count(TT_INVALID_FREE, (__u64)kind < 4 ? (__u32)kind : TT_NSUB - 1);
+  tt_count(TT_INVALID_FREE,
+           (__u64)kind < TSLAB_FREE_KIND_COUNT ? (__u32)kind : TT_NSUB - 1);
   return 0;
 }
 
 SEC("usdt")
-int BPF_USDT(tt_closed_alloc, long cls, long epoch) {
+int BPF_USDT(tt_epoch_closed_alloc, long cls, long epoch) {
   tt_count(TT_EPOCH_CLOSED_ALLOC, tt_class(cls));
   return 0;
 }

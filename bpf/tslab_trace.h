@@ -7,10 +7,11 @@
  * never cleared, so no event is lost between two readings and the sum of
  * every interval equals the count since attach.
  *
- * Invariants: the probe order is that of TSLAB_USDT_PROBE_LIST in
- * src/usdt/tslab_usdt.h; every index into these arrays is clamped by the
- * BPF side. Thread-safety: the BPF side adds with atomic fetch-and-add (a
- * uprobe program can be preempted, and several CPUs hit the same cells);
+ * Invariants: enum tt_probe is generated from TSLAB_USDT_PROBE_LIST
+ * (src/usdt/tslab_probes.h), so the BPF object and user space index the
+ * probes alike; every index into these arrays is clamped by the BPF side.
+ * Thread-safety: the BPF side adds with atomic fetch-and-add (a uprobe
+ * program can be preempted, and several CPUs hit the same cells);
  * user space only reads, with 64-bit aligned loads, so a reading is per
  * cell exact, and at most a few in-flight events off across cells.
  */
@@ -21,25 +22,31 @@
 #include <linux/types.h>
 #endif
 
+#include "src/usdt/tslab_probes.h"
+
+/* TT_<PROBE>: a probe's index, in the list's order (its arguments are in
+ * the list). */
 enum tt_probe {
-  TT_SLOW_PATH = 0,      /* (cls, epoch, reason, dur_ns) */
-  TT_SLAB_NEW = 1,       /* (cls, epoch, from_cache) */
-  TT_EPOCH_ADVANCE = 2,  /* (old, new) */
-  TT_EPOCH_CLOSE = 3,    /* (epoch, scanned, recycled, dur_ns) */
-  TT_MADVISE = 4,        /* (cls, bytes, err, dur_ns) */
-  TT_CACHE_OVERFLOW = 5, /* (cls) */
-  TT_INVALID_FREE = 6,   /* (kind) */
-  TT_EPOCH_CLOSED_ALLOC = 7, /* (cls, epoch) */
-  TT_NPROBES = 8
+#define TT_PROBE_ENUM_(name, NAME, args) TT_##NAME,
+  TSLAB_USDT_PROBE_LIST(TT_PROBE_ENUM_)
+#undef TT_PROBE_ENUM_
+  TT_NPROBES
 };
 
-/* Probes with a duration, and their histogram index. */
+/* Probes with a duration (an argument dur_ns), and their histogram index.
+ * tools/tslab-trace/probes.h checks it against the list at compile time. */
 enum tt_timed { TT_H_SLOW_PATH = 0, TT_H_EPOCH_CLOSE = 1, TT_H_MADVISE = 2,
                 TT_NTIMED = 3 };
 
 /* Second index of a cell: the size class (when per_class is set, else 0),
  * the kind for invalid_free, 0 for probes without either. */
 #define TT_NSUB 8
+/* invalid_free's kinds have a cell each, and one is left for unknown ones. */
+#ifdef __cplusplus
+static_assert(TSLAB_FREE_KIND_COUNT < TT_NSUB, "a cell per free kind");
+#else
+_Static_assert(TSLAB_FREE_KIND_COUNT < TT_NSUB, "a cell per free kind");
+#endif
 /* log2 buckets: bucket i holds values v with floor(log2(v)) == i, and
  * bucket 0 also holds v == 0 (as in bcc's libbpf-tools). */
 #define TT_NBUCKETS 64

@@ -10,3 +10,8 @@ $(BIN)/stats_dump: $(STATS_DUMP_OBJS) $(LIBTSLAB_A)
 	$(Q)$(CXX) $(LDFLAGS) -o $@ $(STATS_DUMP_OBJS) $(TSLAB_LDLIBS) -lyaml-cpp
 
 all: $(BIN)/stats_dump
+
+# tests/stats_fields_test checks the JSON of the counter lists through the
+# tool's own function (no process), and the docs of the source tree.
+TEST_EXTRA_OBJS_stats_fields_test := $(OBJ)/tools/stats_dump/snapshot_json.o
+$(OBJ)/tests/stats_fields_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'

@@ -18,7 +18,8 @@ $(GEN)/vmlinux.h: | deps-check
 	@$(if $(Q),echo "  GEN     $@")
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(OBJ)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tslab_trace.h $(GEN)/vmlinux.h
+# The BPF objects are built without -MMD: their headers are listed here.
+$(OBJ)/bpf/%.bpf.o: bpf/%.bpf.c bpf/tslab_trace.h src/usdt/tslab_probes.h $(GEN)/vmlinux.h
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  BPF     $<")
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/stats_fields.h"
 #include "tests/tool_test_util.h"
 #include "tslab/stats_region.h"
 #include "tslab/tslab.h"
@@ -25,7 +26,11 @@ namespace {
 
 using namespace tslab::tool_test;  // NOLINT: test helpers
 
-// The spec's top-level fields, in its order ("Top-Level Schema").
+// The spec's top-level fields, in its order ("Top-Level Schema"). This
+// list and the next are the spec's, copied from it on purpose: the JSON is
+// generated from the field lists of tslab/stats.h, and these are what
+// checks the lists against the contract (a reordered or renamed list entry
+// fails here). The tests' other field lists come from the lists.
 const std::vector<std::string> kSpecTop = {
     "schema_version", "timestamp_ns", "pid", "page_size", "epoch_count", "version",
     "current_epoch", "active_epoch_count", "closing_epoch_count",
@@ -51,47 +56,35 @@ const std::vector<std::string> kSpecClass = {
     "lock_contended", "avg_alloc_cas_retries_per_attempt",
     "avg_free_cas_retries_per_attempt", "lock_contention_rate"};
 
-// Fields the spec types as float64/double.
+using tslab::test::FieldInfo;
+using tslab::test::FieldKind;
+using tslab::test::FieldRole;
+
+// Fields typed double (the spec's float64).
 bool IsFloatField(const std::string& k) {
-  return k == "recycle_rate_pct" || k == "avg_alloc_cas_retries_per_attempt" ||
-         k == "avg_free_cas_retries_per_attempt" || k == "lock_contention_rate";
+  const FieldInfo* f = tslab::test::FindField(tslab::test::ClassFields(), k);
+  return f != nullptr && f->IsFloat();
 }
 
-// Monotonic counters (spec "Type: Monotonic counter"), plus tslab's.
-const std::vector<std::string> kMonotonicTop = {
-    "total_slabs_allocated", "total_slabs_recycled", "total_slow_path_hits",
-    "total_cache_overflows", "total_slow_cache_miss", "total_slow_epoch_closed",
-    "total_madvise_calls", "total_madvise_bytes", "total_madvise_failures",
-    "total_slabs_reused", "total_allocs", "total_frees", "epoch_advances",
-    "epoch_closes"};
-const std::vector<std::string> kMonotonicClass = {
-    "slow_path_hits", "new_slab_count", "list_move_partial_to_full",
-    "list_move_full_to_partial", "current_partial_null", "current_partial_full",
-    "empty_slab_recycled", "empty_slab_overflowed", "slow_path_cache_miss",
-    "slow_path_epoch_closed", "madvise_calls", "madvise_bytes", "madvise_failures",
-    "epoch_close_calls", "epoch_close_scanned_slabs", "epoch_close_recycled_slabs",
-    "epoch_close_total_ns", "bitmap_alloc_cas_retries", "bitmap_free_cas_retries",
-    "current_partial_cas_failures", "bitmap_alloc_attempts", "bitmap_free_attempts",
-    "current_partial_cas_attempts", "lock_fast_acquire", "lock_contended",
-    "slabs_reused"};
+// Monotonic counters (spec "Type: Monotonic counter", and tslab's): the
+// COUNT members of the JSON.
+bool IsJsonCounter(const FieldInfo& f) {
+  return (f.role == FieldRole::kSpec || f.role == FieldRole::kAdd) &&
+         f.kind == FieldKind::kCount;
+}
+const std::vector<std::string> kMonotonicTop =
+    tslab::test::FieldNames(tslab::test::GlobalFields(), IsJsonCounter);
+const std::vector<std::string> kMonotonicClass =
+    tslab::test::FieldNames(tslab::test::ClassFields(), IsJsonCounter);
 
-// total_* field -> the per-class field it sums.
-const std::vector<std::pair<std::string, std::string>> kTotals = {
-    {"total_slabs_allocated", "new_slab_count"},
-    {"total_slabs_recycled", "empty_slab_recycled"},
-    {"net_slabs", "net_slabs"},
-    {"estimated_slab_rss_bytes", "estimated_rss_bytes"},
-    {"total_slow_path_hits", "slow_path_hits"},
-    {"total_cache_overflows", "empty_slab_overflowed"},
-    {"total_slow_cache_miss", "slow_path_cache_miss"},
-    {"total_slow_epoch_closed", "slow_path_epoch_closed"},
-    {"total_madvise_calls", "madvise_calls"},
-    {"total_madvise_bytes", "madvise_bytes"},
-    {"total_madvise_failures", "madvise_failures"},
-    {"total_slabs_reused", "slabs_reused"},
-    {"total_allocs", "bitmap_alloc_attempts"},
-    {"total_frees", "bitmap_free_attempts"},
-    {"live_objects", "live_objects"}};
+// total_* field -> the per-class field it sums (TSLAB_GLOBAL_SUMS).
+const std::vector<std::pair<std::string, std::string>> kTotals = [] {
+  std::vector<std::pair<std::string, std::string>> v;
+  for (const tslab::test::SumInfo& s : tslab::test::GlobalSums()) {
+    v.emplace_back(s.global_field, s.class_field);
+  }
+  return v;
+}();
 
 uint64_t U(const Json& j, const std::string& k) { return j.at(k).get<uint64_t>(); }
 

@@ -123,41 +123,22 @@ inline void ExpectQuiescentInvariants(const TslabSnapshot& s) {
     EXPECT_LE(k.epoch_close_recycled_slabs, k.empty_slab_recycled);
     EXPECT_LE(k.current_partial_cas_failures, k.current_partial_cas_attempts);
     EXPECT_EQ(k.epoch_close_calls, g.epoch_closes);
-    sum.total_slabs_allocated += k.new_slab_count;
-    sum.total_slabs_recycled += k.empty_slab_recycled;
-    sum.total_slabs_reused += k.slabs_reused;
-    sum.net_slabs += k.net_slabs;
-    sum.estimated_slab_rss_bytes += k.estimated_rss_bytes;
-    sum.total_slow_path_hits += k.slow_path_hits;
-    sum.total_cache_overflows += k.empty_slab_overflowed;
-    sum.total_slow_cache_miss += k.slow_path_cache_miss;
-    sum.total_slow_epoch_closed += k.slow_path_epoch_closed;
-    sum.total_madvise_calls += k.madvise_calls;
-    sum.total_madvise_bytes += k.madvise_bytes;
-    sum.total_madvise_failures += k.madvise_failures;
-    sum.total_allocs += k.bitmap_alloc_attempts;
-    sum.total_frees += k.bitmap_free_attempts;
-    sum.live_objects += k.live_objects;
-    sum.live_bytes += k.live_bytes;
+    // Resident empty slabs are cached or overflowed ones (stats_region.h).
+    EXPECT_LE(k.resident_empty_slabs,
+              uint64_t{k.cache_size} + k.cache_overflow_len);
+    // Every total stats.h pairs with a per-class field (TSLAB_GLOBAL_SUMS).
+#define TSLAB_TEST_ADD_UP_(global_field, class_field) \
+  sum.global_field += k.class_field;
+    TSLAB_GLOBAL_SUMS(TSLAB_TEST_ADD_UP_)
+#undef TSLAB_TEST_ADD_UP_
     draining += k.draining_slabs;
   }
-  EXPECT_EQ(g.total_slabs_allocated, sum.total_slabs_allocated);
-  EXPECT_EQ(g.total_slabs_recycled, sum.total_slabs_recycled);
-  EXPECT_EQ(g.total_slabs_reused, sum.total_slabs_reused);
-  EXPECT_EQ(g.net_slabs, sum.net_slabs);
-  EXPECT_EQ(g.estimated_slab_rss_bytes, sum.estimated_slab_rss_bytes);
+#define TSLAB_TEST_EXPECT_SUM_(global_field, class_field) \
+  EXPECT_EQ(g.global_field, sum.global_field)             \
+      << #global_field " != sum of " #class_field;
+  TSLAB_GLOBAL_SUMS(TSLAB_TEST_EXPECT_SUM_)
+#undef TSLAB_TEST_EXPECT_SUM_
   EXPECT_EQ(g.estimated_slab_rss_bytes, g.net_slabs * page);
-  EXPECT_EQ(g.total_slow_path_hits, sum.total_slow_path_hits);
-  EXPECT_EQ(g.total_cache_overflows, sum.total_cache_overflows);
-  EXPECT_EQ(g.total_slow_cache_miss, sum.total_slow_cache_miss);
-  EXPECT_EQ(g.total_slow_epoch_closed, sum.total_slow_epoch_closed);
-  EXPECT_EQ(g.total_madvise_calls, sum.total_madvise_calls);
-  EXPECT_EQ(g.total_madvise_bytes, sum.total_madvise_bytes);
-  EXPECT_EQ(g.total_madvise_failures, sum.total_madvise_failures);
-  EXPECT_EQ(g.total_allocs, sum.total_allocs);
-  EXPECT_EQ(g.total_frees, sum.total_frees);
-  EXPECT_EQ(g.live_objects, sum.live_objects);
-  EXPECT_EQ(g.live_bytes, sum.live_bytes);
   EXPECT_EQ(g.total_allocs - g.total_frees, g.live_objects);
   EXPECT_LE(g.total_slow_epoch_closed, g.alloc_failures);
 

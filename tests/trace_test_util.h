@@ -41,23 +41,31 @@
 #include <nlohmann/json.hpp>
 
 #include "tools/tslab-trace/elf_probes.h"
+#include "tools/tslab-trace/probes.h"
 #include "tslab/stats_region.h"
 
 namespace tslab::trace_test {
 
 // The probes every libtslab carries: name and argument sizes (negative:
-// signed), as docs/probes.md documents them.
+// signed), from the one probe list (src/usdt/tslab_probes.h, through
+// tslab-trace's table), which docs/probes.md documents.
 struct ExpectedProbe {
   const char* name;
   std::vector<int> args;
 };
 inline const std::vector<ExpectedProbe>& ExpectedProbes() {
-  static const std::vector<ExpectedProbe> probes = {
-      {"slow_path", {4, 4, -4, 8}},    {"slab_new", {4, 4, -4}},
-      {"epoch_advance", {4, 4}},       {"epoch_close", {4, 8, 8, 8}},
-      {"madvise", {4, 8, -4, 8}},      {"cache_overflow", {4}},
-      {"invalid_free", {-4}},          {"epoch_closed_alloc", {4, 4}},
-  };
+  static const std::vector<ExpectedProbe> probes = [] {
+    std::vector<ExpectedProbe> v;
+    for (const tslab::trace::ProbeInfo& p : tslab::trace::kProbes) {
+      ExpectedProbe e{p.name, {}};
+      for (int i = 0; i < p.nargs; ++i) {
+        e.args.push_back(p.args[i].is_signed ? -p.args[i].size
+                                             : p.args[i].size);
+      }
+      v.push_back(std::move(e));
+    }
+    return v;
+  }();
   return probes;
 }
 

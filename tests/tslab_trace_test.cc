@@ -286,10 +286,8 @@ TEST_P(TraceCounts, EventCountsEqualCounterDeltas) {
   ASSERT_NO_FATAL_FAILURE(ExpectCountsMatch(r.docs, r.before, r.after));
   // The workload produced every kind of event, so the equalities above
   // compared real numbers.
-  for (const char* p : {"slow_path", "slab_new", "epoch_advance",
-                        "epoch_close", "madvise", "cache_overflow",
-                        "invalid_free", "epoch_closed_alloc"}) {
-    EXPECT_GT(Sum(r.docs, p, "count"), 0u) << p;
+  for (const auto& p : ExpectedProbes()) {
+    EXPECT_GT(Sum(r.docs, p.name, "count"), 0u) << p.name;
   }
   // The same counters, as stats_dump reads them from outside (the
   // allocator was idle: its --linger), against the traced totals.

@@ -65,77 +65,123 @@ typedef struct TslabRegionHeader {
   uint64_t object_size[TSLAB_NUM_CLASSES];
   uint64_t objects_per_slab[TSLAB_NUM_CLASSES];
   char name[TSLAB_REGION_NAME_MAX]; /* NUL-terminated, may be empty */
-  uint8_t reserved[512 - 8 * 12 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
+  /* Taken from the reserved bytes (a layout 1 reader that predates it sees
+   * 0 there): the allocator's purge delay, resolved, written at creation. */
+  uint64_t purge_delay_ms;
+  /* The rest of 512 bytes: 13 uint64_t, 6 uint32_t, the two per-class
+   * arrays, the name. */
+  uint8_t reserved[512 - 8 * 13 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
                    TSLAB_REGION_NAME_MAX];
 } TslabRegionHeader;
 
+/* The counter lists of the sections: one X-macro per struct, the one
+ * source of truth for its fields. The structs are generated from them, and
+ * so is tslab_region_snapshot's copy into tslab/stats.h's structs
+ * (src/allocator/snapshot.cc). Every field is a uint64_t.
+ *
+ * X(role, name) for the global, class and epoch sections:
+ *   COPY   the snapshot copies it to the field of the same name of
+ *          SlabGlobalStats, SlabClassStats or TslabEpochStats;
+ *   DERIVE the snapshot only uses it to derive other fields.
+ * Each section is a fixed number of 64-bit slots: a field appended to a
+ * list takes a reserved slot, so the section's size and every earlier
+ * offset stay (layout_version 1). Append only; the engine writes the
+ * fields by name (region_.cls(c).madvise_calls). */
+
 /* Rare events, written with relaxed atomic adds. */
+#define TSLAB_REGION_GLOBAL_FIELDS(X) \
+  X(COPY, current_epoch)              \
+  X(COPY, epoch_advances)             \
+  X(COPY, epoch_closes)               \
+  X(COPY, epoch_wraps_live)           \
+  X(COPY, invalid_frees)              \
+  X(COPY, stale_frees)                \
+  X(COPY, double_frees)               \
+  X(COPY, foreign_frees)              \
+  X(COPY, alloc_failures)
+#define TSLAB_REGION_GLOBAL_SLOTS 16
+
+/* Per class: rare slow-path counters (relaxed atomic adds), then gauges
+ * (stored under the class lock). Frequent events live in the shards. */
+#define TSLAB_REGION_CLASS_FIELDS(X)                                      \
+  X(COPY, new_slab_count)                                                 \
+  X(COPY, slabs_reused)                                                   \
+  X(COPY, empty_slab_recycled)                                            \
+  X(COPY, empty_slab_overflowed)                                          \
+  X(COPY, slow_path_cache_miss)                                           \
+  X(COPY, slow_path_epoch_closed)                                         \
+  X(COPY, madvise_calls)                                                  \
+  X(COPY, madvise_bytes)                                                  \
+  X(COPY, madvise_failures)                                               \
+  X(COPY, epoch_close_calls)                                              \
+  X(COPY, epoch_close_scanned_slabs)                                      \
+  X(COPY, epoch_close_recycled_slabs)                                     \
+  X(COPY, epoch_close_total_ns)                                           \
+  X(COPY, invalid_frees)                                                  \
+  /* gauges */                                                            \
+  X(COPY, cache_size)                                                     \
+  X(COPY, cache_overflow_len)                                             \
+  X(DERIVE, owned_slabs) /* held by epochs, draining ones included */     \
+  X(COPY, draining_slabs)                                                 \
+  /* empty slabs whose pages are still resident (purge delay); part of */ \
+  /* cache_size + cache_overflow_len */                                   \
+  X(COPY, resident_empty_slabs)
+#define TSLAB_REGION_CLASS_SLOTS 24
+
+#define TSLAB_REGION_EPOCH_FIELDS(X)     \
+  X(COPY, state) /* tslab_epoch_state */ \
+  X(COPY, era)                           \
+  X(COPY, open_ns)                       \
+  X(COPY, close_ns)                      \
+  X(COPY, slab_count)                    \
+  X(COPY, close_calls)
+#define TSLAB_REGION_EPOCH_SLOTS 8
+
+/* Per-thread counters of frequent events, per class: X(name, class_field),
+ * summed over the shards by the snapshot into SlabClassStats' class_field.
+ * No reserved slots: a field added here changes the shard's size, hence
+ * the layout (layout_version). */
+#define TSLAB_REGION_SHARD_CLASS_FIELDS(X)                               \
+  X(alloc_cas_retries, bitmap_alloc_cas_retries)                         \
+  X(free_cas_retries, bitmap_free_cas_retries)                           \
+  X(slow_path_hits, slow_path_hits)                                      \
+  X(current_partial_null, current_partial_null)                          \
+  X(current_partial_full, current_partial_full)                          \
+  X(slab_fills, list_move_partial_to_full) /* took a slab's last slot */ \
+  X(slab_unfills, list_move_full_to_partial) /* a free on a full slab */ \
+  X(current_cas_attempts, current_partial_cas_attempts)                  \
+  X(current_cas_failures, current_partial_cas_failures)                  \
+  X(lock_fast_acquire, lock_fast_acquire)                                \
+  X(lock_contended, lock_contended)
+
+#define TSLAB_REGION_MEMBER_(role, name) uint64_t name;
+#define TSLAB_REGION_SHARD_MEMBER_(name, class_field) uint64_t name;
+/* Counts a list's fields: (0 +1 +1 ...), a constant expression. */
+#define TSLAB_REGION_COUNT_(...) +1
+
 typedef struct TslabRegionGlobal {
-  uint64_t current_epoch;
-  uint64_t epoch_advances;
-  uint64_t epoch_closes;
-  uint64_t epoch_wraps_live;
-  uint64_t invalid_frees;
-  uint64_t stale_frees;
-  uint64_t double_frees;
-  uint64_t foreign_frees;
-  uint64_t alloc_failures;
-  uint64_t reserved[7];
+  TSLAB_REGION_GLOBAL_FIELDS(TSLAB_REGION_MEMBER_)
+  uint64_t reserved[TSLAB_REGION_GLOBAL_SLOTS -
+                    (0 TSLAB_REGION_GLOBAL_FIELDS(TSLAB_REGION_COUNT_))];
 } TslabRegionGlobal;
 
-/* Per class: rare slow-path counters (relaxed atomic adds) and gauges
- * (stored under the class lock). Frequent events live in the shards. */
 typedef struct TslabRegionClass {
-  uint64_t new_slab_count;
-  uint64_t slabs_reused;
-  uint64_t empty_slab_recycled;
-  uint64_t empty_slab_overflowed;
-  uint64_t slow_path_cache_miss;
-  uint64_t slow_path_epoch_closed;
-  uint64_t madvise_calls;
-  uint64_t madvise_bytes;
-  uint64_t madvise_failures;
-  uint64_t epoch_close_calls;
-  uint64_t epoch_close_scanned_slabs;
-  uint64_t epoch_close_recycled_slabs;
-  uint64_t epoch_close_total_ns;
-  uint64_t invalid_frees;
-  /* gauges */
-  uint64_t cache_size;
-  uint64_t cache_overflow_len;
-  uint64_t owned_slabs;    /* slabs held by epochs, draining ones included */
-  uint64_t draining_slabs;
-  uint64_t resident_empty_slabs; /* empty slabs whose pages are still
-                                  * resident (purge delay); part of
-                                  * cache_size + cache_overflow_len */
-  uint64_t reserved[5];
+  TSLAB_REGION_CLASS_FIELDS(TSLAB_REGION_MEMBER_)
+  uint64_t reserved[TSLAB_REGION_CLASS_SLOTS -
+                    (0 TSLAB_REGION_CLASS_FIELDS(TSLAB_REGION_COUNT_))];
 } TslabRegionClass;
 
 typedef struct TslabRegionEpoch {
-  uint64_t state; /* tslab_epoch_state */
-  uint64_t era;
-  uint64_t open_ns;
-  uint64_t close_ns;
-  uint64_t slab_count;
-  uint64_t close_calls;
-  uint64_t reserved[2];
+  TSLAB_REGION_EPOCH_FIELDS(TSLAB_REGION_MEMBER_)
+  uint64_t reserved[TSLAB_REGION_EPOCH_SLOTS -
+                    (0 TSLAB_REGION_EPOCH_FIELDS(TSLAB_REGION_COUNT_))];
 } TslabRegionEpoch;
 
 /* Per-thread counters of frequent events. One thread owns a shard at a
  * time; the last shard is shared by any threads beyond
  * TSLAB_REGION_SHARDS - 1 and is updated with atomic adds. */
 typedef struct TslabRegionShardClass {
-  uint64_t alloc_cas_retries;
-  uint64_t free_cas_retries;
-  uint64_t slow_path_hits;
-  uint64_t current_partial_null;
-  uint64_t current_partial_full;
-  uint64_t slab_fills;    /* a claim took a slab's last free slot */
-  uint64_t slab_unfills;  /* a free on a full slab */
-  uint64_t current_cas_attempts;
-  uint64_t current_cas_failures;
-  uint64_t lock_fast_acquire;
-  uint64_t lock_contended;
+  TSLAB_REGION_SHARD_CLASS_FIELDS(TSLAB_REGION_SHARD_MEMBER_)
 } TslabRegionShardClass;
 
 typedef struct TslabRegionShard {
@@ -146,6 +192,43 @@ typedef struct TslabRegionShard {
   TslabRegionShardClass cls[TSLAB_NUM_CLASSES];
   uint64_t pad[8]; /* a whole number of cache lines */
 } TslabRegionShard;
+
+/* layout_version 1, pinned: the generated sections are the hand-written
+ * ones they replaced (same sizes, same offsets), each list leaves at least
+ * one reserved slot (no zero-sized array), the header is 512 bytes. */
+TSLAB_STATIC_ASSERT(sizeof(TslabRegionHeader) == 512 &&
+                        offsetof(TslabRegionHeader, off_shards) == 112 &&
+                        offsetof(TslabRegionHeader, name) == 248 &&
+                        offsetof(TslabRegionHeader, purge_delay_ms) == 312 &&
+                        offsetof(TslabRegionHeader, reserved) == 320,
+                    "TslabRegionHeader: layout 1 is 512 bytes")
+TSLAB_STATIC_ASSERT((0 TSLAB_REGION_GLOBAL_FIELDS(TSLAB_REGION_COUNT_)) <
+                            TSLAB_REGION_GLOBAL_SLOTS &&
+                        sizeof(TslabRegionGlobal) == 16 * 8 &&
+                        offsetof(TslabRegionGlobal, alloc_failures) == 64,
+                    "TslabRegionGlobal: layout 1")
+TSLAB_STATIC_ASSERT((0 TSLAB_REGION_CLASS_FIELDS(TSLAB_REGION_COUNT_)) <
+                            TSLAB_REGION_CLASS_SLOTS &&
+                        sizeof(TslabRegionClass) == 24 * 8 &&
+                        offsetof(TslabRegionClass, madvise_calls) == 48 &&
+                        offsetof(TslabRegionClass, invalid_frees) == 104 &&
+                        offsetof(TslabRegionClass, owned_slabs) == 128 &&
+                        offsetof(TslabRegionClass, resident_empty_slabs) ==
+                            144,
+                    "TslabRegionClass: layout 1")
+TSLAB_STATIC_ASSERT((0 TSLAB_REGION_EPOCH_FIELDS(TSLAB_REGION_COUNT_)) <
+                            TSLAB_REGION_EPOCH_SLOTS &&
+                        sizeof(TslabRegionEpoch) == 8 * 8 &&
+                        offsetof(TslabRegionEpoch, close_calls) == 40,
+                    "TslabRegionEpoch: layout 1")
+TSLAB_STATIC_ASSERT(sizeof(TslabRegionShardClass) == 11 * 8 &&
+                        offsetof(TslabRegionShardClass, slab_fills) == 40 &&
+                        offsetof(TslabRegionShardClass, lock_contended) ==
+                            80 &&
+                        offsetof(TslabRegionShard, cls) == 2048 &&
+                        sizeof(TslabRegionShard) == 2816 &&
+                        sizeof(TslabRegionShard) % 64 == 0,
+                    "TslabRegionShard: layout 1, whole cache lines")
 
 /* Fills *out from a region (mapped by this or another process).
  * REQUIRES: region points to size readable bytes.

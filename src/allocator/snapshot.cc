@@ -97,17 +97,9 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
     }
     for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
       const TslabRegionShardClass& x = sh[i].cls[c];
-      sc[c].alloc_cas_retries += Load(x.alloc_cas_retries);
-      sc[c].free_cas_retries += Load(x.free_cas_retries);
-      sc[c].slow_path_hits += Load(x.slow_path_hits);
-      sc[c].current_partial_null += Load(x.current_partial_null);
-      sc[c].current_partial_full += Load(x.current_partial_full);
-      sc[c].slab_fills += Load(x.slab_fills);
-      sc[c].slab_unfills += Load(x.slab_unfills);
-      sc[c].current_cas_attempts += Load(x.current_cas_attempts);
-      sc[c].current_cas_failures += Load(x.current_cas_failures);
-      sc[c].lock_fast_acquire += Load(x.lock_fast_acquire);
-      sc[c].lock_contended += Load(x.lock_contended);
+#define TSLAB_SUM_SHARD_(name, class_field) sc[c].name += Load(x.name);
+      TSLAB_REGION_SHARD_CLASS_FIELDS(TSLAB_SUM_SHARD_)
+#undef TSLAB_SUM_SHARD_
     }
   }
 
@@ -115,7 +107,17 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
   gs.version = TSLAB_STATS_VERSION;
   gs.page_size = h.page_size;
   gs.epoch_count = TSLAB_NUM_EPOCHS;
-  gs.current_epoch = static_cast<uint32_t>(Load(g.current_epoch));
+  gs.purge_delay_ms = h.purge_delay_ms;
+  // The region's COPY fields, each to the snapshot field of its name (the
+  // lists in tslab/stats_region.h); the narrower snapshot fields (current
+  // epoch, states, cache lengths) are 32-bit and take the value as is.
+#define TSLAB_COPY_(dst, src, role, name) TSLAB_COPY_##role(dst, src, name)
+#define TSLAB_COPY_COPY(dst, src, name) \
+  dst.name = static_cast<decltype(dst.name)>(Load(src.name));
+#define TSLAB_COPY_DERIVE(dst, src, name)
+#define TSLAB_COPY_GLOBAL_(role, name) TSLAB_COPY_(gs, g, role, name)
+  TSLAB_REGION_GLOBAL_FIELDS(TSLAB_COPY_GLOBAL_)
+#undef TSLAB_COPY_GLOBAL_
   for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
     const TslabRegionClass& r = rc[c];
     SlabClassStats& s = out->classes[c];
@@ -123,27 +125,15 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
     s.class_index = static_cast<uint32_t>(c);
     s.object_size = static_cast<uint32_t>(h.object_size[c]);
     s.objects_per_slab = h.objects_per_slab[c];
-    s.slow_path_hits = sc[c].slow_path_hits;
-    s.new_slab_count = Load(r.new_slab_count);
-    s.slabs_reused = Load(r.slabs_reused);
-    s.list_move_partial_to_full = sc[c].slab_fills;
-    s.list_move_full_to_partial = sc[c].slab_unfills;
-    s.current_partial_null = sc[c].current_partial_null;
-    s.current_partial_full = sc[c].current_partial_full;
-    s.empty_slab_recycled = Load(r.empty_slab_recycled);
-    s.empty_slab_overflowed = Load(r.empty_slab_overflowed);
-    s.slow_path_cache_miss = Load(r.slow_path_cache_miss);
-    s.slow_path_epoch_closed = Load(r.slow_path_epoch_closed);
-    s.madvise_calls = Load(r.madvise_calls);
-    s.madvise_bytes = Load(r.madvise_bytes);
-    s.madvise_failures = Load(r.madvise_failures);
-    s.epoch_close_calls = Load(r.epoch_close_calls);
-    s.epoch_close_scanned_slabs = Load(r.epoch_close_scanned_slabs);
-    s.epoch_close_recycled_slabs = Load(r.epoch_close_recycled_slabs);
-    s.epoch_close_total_ns = Load(r.epoch_close_total_ns);
-    s.cache_size = static_cast<uint32_t>(Load(r.cache_size));
     s.cache_capacity = static_cast<uint32_t>(h.cache_capacity);
-    s.cache_overflow_len = static_cast<uint32_t>(Load(r.cache_overflow_len));
+#define TSLAB_COPY_CLASS_(role, name) TSLAB_COPY_(s, r, role, name)
+    TSLAB_REGION_CLASS_FIELDS(TSLAB_COPY_CLASS_)
+#undef TSLAB_COPY_CLASS_
+#define TSLAB_COPY_SHARD_(name, class_field) s.class_field = sc[c].name;
+    TSLAB_REGION_SHARD_CLASS_FIELDS(TSLAB_COPY_SHARD_)
+#undef TSLAB_COPY_SHARD_
+
+    // Derived fields (docs/counters.md says why each is computed so).
     // Full slabs: fills minus unfills (a full slab is never recycled, so
     // the difference is exact at quiescence); partial: the rest of the
     // slabs the epochs hold, counted independently under the class lock.
@@ -153,7 +143,6 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
                               : 0;
     s.total_full_slabs = static_cast<uint32_t>(full < owned ? full : owned);
     s.total_partial_slabs = static_cast<uint32_t>(owned - s.total_full_slabs);
-    s.draining_slabs = Load(r.draining_slabs);
     // Semantics over formula: slabs in use are those taken (new or reused
     // from the cache) minus those given back. The spec's new - recycled
     // would go negative as soon as a cached slab is reused.
@@ -167,12 +156,6 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
       s.bitmap_alloc_attempts += allocs[e][c];
       s.bitmap_free_attempts += frees[e][c];
     }
-    s.bitmap_alloc_cas_retries = sc[c].alloc_cas_retries;
-    s.bitmap_free_cas_retries = sc[c].free_cas_retries;
-    s.current_partial_cas_failures = sc[c].current_cas_failures;
-    s.current_partial_cas_attempts = sc[c].current_cas_attempts;
-    s.lock_fast_acquire = sc[c].lock_fast_acquire;
-    s.lock_contended = sc[c].lock_contended;
     s.avg_alloc_cas_retries_per_attempt =
         Ratio(s.bitmap_alloc_cas_retries, s.bitmap_alloc_attempts);
     s.avg_free_cas_retries_per_attempt =
@@ -183,24 +166,12 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
                          ? s.bitmap_alloc_attempts - s.bitmap_free_attempts
                          : 0;
     s.live_bytes = s.live_objects * s.object_size;
-    s.invalid_frees = Load(r.invalid_frees);
 
-    gs.total_slabs_allocated += s.new_slab_count;
-    gs.total_slabs_recycled += s.empty_slab_recycled;
-    gs.total_slabs_reused += s.slabs_reused;
-    gs.net_slabs += s.net_slabs;
-    gs.estimated_slab_rss_bytes += s.estimated_rss_bytes;
-    gs.total_slow_path_hits += s.slow_path_hits;
-    gs.total_cache_overflows += s.empty_slab_overflowed;
-    gs.total_slow_cache_miss += s.slow_path_cache_miss;
-    gs.total_slow_epoch_closed += s.slow_path_epoch_closed;
-    gs.total_madvise_calls += s.madvise_calls;
-    gs.total_madvise_bytes += s.madvise_bytes;
-    gs.total_madvise_failures += s.madvise_failures;
-    gs.total_allocs += s.bitmap_alloc_attempts;
-    gs.total_frees += s.bitmap_free_attempts;
-    gs.live_objects += s.live_objects;
-    gs.live_bytes += s.live_bytes;
+    // Every total the sums list (tslab/stats.h) names.
+#define TSLAB_SUM_CLASS_(global_field, class_field) \
+  gs.global_field += s.class_field;
+    TSLAB_GLOBAL_SUMS(TSLAB_SUM_CLASS_)
+#undef TSLAB_SUM_CLASS_
   }
 
   const uint64_t now =
@@ -209,13 +180,10 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
     TslabEpochStats& es = out->epochs[e];
     const TslabRegionEpoch& r = re[e];
     es.epoch_id = static_cast<uint32_t>(e);
-    es.state = static_cast<uint32_t>(Load(r.state));
-    es.era = Load(r.era);
-    es.open_ns = Load(r.open_ns);
-    es.close_ns = Load(r.close_ns);
+#define TSLAB_COPY_EPOCH_(role, name) TSLAB_COPY_(es, r, role, name)
+    TSLAB_REGION_EPOCH_FIELDS(TSLAB_COPY_EPOCH_)
+#undef TSLAB_COPY_EPOCH_
     es.age_ns = es.open_ns != 0 && now > es.open_ns ? now - es.open_ns : 0;
-    es.slab_count = Load(r.slab_count);
-    es.close_calls = Load(r.close_calls);
     for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
       es.allocs += allocs[e][c];
       es.frees += frees[e][c];
@@ -231,13 +199,8 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
       default: break;
     }
   }
-  gs.epoch_advances = Load(g.epoch_advances);
-  gs.epoch_closes = Load(g.epoch_closes);
-  gs.epoch_wraps_live = Load(g.epoch_wraps_live);
-  gs.invalid_frees = Load(g.invalid_frees);
-  gs.stale_frees = Load(g.stale_frees);
-  gs.double_frees = Load(g.double_frees);
-  gs.foreign_frees = Load(g.foreign_frees);
-  gs.alloc_failures = Load(g.alloc_failures);
+#undef TSLAB_COPY_
+#undef TSLAB_COPY_COPY
+#undef TSLAB_COPY_DERIVE
   return TSLAB_OK;
 }

@@ -23,8 +23,10 @@
 // TSLAB_PROBE_ENABLED is false and ProbeTimer measures 0.
 //
 // Invariants: arguments are plain integer scalars (libbpf 1.1 parses only
-// those); the probe list and argument meanings are in docs/probes.md, and
-// tests/usdt_notes_test.cc checks the notes against it. Each probe fires
+// those); the probes and their arguments are listed once, in
+// src/usdt/tslab_probes.h (TSLAB_USDT_PROBE_LIST): a probe site with
+// another argument count does not compile, and tests/usdt_notes_test.cc
+// checks the notes and docs/probes.md against the list. Each probe fires
 // exactly once per event its counter counts (docs/probes.md).
 // Thread-safety: the nested-probe total is thread-local.
 #ifndef TSLAB_SRC_USDT_TSLAB_USDT_H_
@@ -34,27 +36,8 @@
 #define TSLAB_USDT 1
 #endif
 
-// Every probe: name, argument count. Keep in step with semaphores.cc and
-// docs/probes.md.
-#define TSLAB_USDT_PROBE_LIST(X) \
-  X(slow_path, 4)                \
-  X(slab_new, 3)                 \
-  X(epoch_advance, 2)            \
-  X(epoch_close, 4)              \
-  X(madvise, 4)                  \
-  X(cache_overflow, 1)           \
-  X(invalid_free, 1)             \
-  X(epoch_closed_alloc, 2)
-
-// Reasons of the slow_path probe's third argument.
-#define TSLAB_SLOW_CURRENT_NULL 0
-#define TSLAB_SLOW_CURRENT_FULL 1
-#define TSLAB_SLOW_EPOCH_CLOSED 2
-// Kinds of the invalid_free probe's argument.
-#define TSLAB_FREE_KIND_INVALID 0
-#define TSLAB_FREE_KIND_STALE 1
-#define TSLAB_FREE_KIND_DOUBLE 2
-#define TSLAB_FREE_KIND_FOREIGN 3
+// The probe list and the constants of its arguments (reasons, kinds).
+#include "src/usdt/tslab_probes.h"
 
 #include <stdint.h>
 
@@ -68,7 +51,7 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
-#define TSLAB_USDT_DECLARE_SEMAPHORE(name, nargs) \
+#define TSLAB_USDT_DECLARE_SEMAPHORE(name, NAME, args) \
   extern volatile unsigned short tslab_##name##_semaphore;
 TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DECLARE_SEMAPHORE)
 #undef TSLAB_USDT_DECLARE_SEMAPHORE
@@ -76,22 +59,46 @@ TSLAB_USDT_PROBE_LIST(TSLAB_USDT_DECLARE_SEMAPHORE)
 }
 #endif
 
+#ifdef __cplusplus
+namespace tslab::usdt {
+// The argument count of a probe's args text in TSLAB_USDT_PROBE_LIST.
+constexpr int ArgCount(const char* args) {
+  int n = *args != 0 ? 1 : 0;
+  for (; *args != 0; ++args) n += *args == ',';
+  return n;
+}
+#define TSLAB_USDT_ARG_COUNT_(name, NAME, args) \
+  inline constexpr int kArgCount_##name = ArgCount(args);
+TSLAB_USDT_PROBE_LIST(TSLAB_USDT_ARG_COUNT_)
+#undef TSLAB_USDT_ARG_COUNT_
+}  // namespace tslab::usdt
+// A probe site passes as many arguments as the list says: a mismatch would
+// only show as a wrong note, caught by a test long after the build.
+#define TSLAB_USDT_CHECK_ARGS_(name, n)                           \
+  static_assert(::tslab::usdt::kArgCount_##name == (n),           \
+                "tslab:" #name ": another argument count than in "  \
+                "src/usdt/tslab_probes.h")
+#else
+#define TSLAB_USDT_CHECK_ARGS_(name, n) ((void)0)
+#endif
+
 #define TSLAB_PROBE_ENABLED(name) \
   __builtin_expect(tslab_##name##_semaphore != 0, 0)
-#define TSLAB_PROBE_GATED_(name, probe) \
-  do {                                   \
-    if (TSLAB_PROBE_ENABLED(name)) {     \
-      probe;                             \
-    }                                    \
+#define TSLAB_PROBE_GATED_(name, n, probe) \
+  do {                                      \
+    TSLAB_USDT_CHECK_ARGS_(name, n);        \
+    if (TSLAB_PROBE_ENABLED(name)) {        \
+      probe;                                \
+    }                                       \
   } while (0)
 #define TSLAB_PROBE1(name, a) \
-  TSLAB_PROBE_GATED_(name, STAP_PROBE1(tslab, name, a))
+  TSLAB_PROBE_GATED_(name, 1, STAP_PROBE1(tslab, name, a))
 #define TSLAB_PROBE2(name, a, b) \
-  TSLAB_PROBE_GATED_(name, STAP_PROBE2(tslab, name, a, b))
+  TSLAB_PROBE_GATED_(name, 2, STAP_PROBE2(tslab, name, a, b))
 #define TSLAB_PROBE3(name, a, b, c) \
-  TSLAB_PROBE_GATED_(name, STAP_PROBE3(tslab, name, a, b, c))
+  TSLAB_PROBE_GATED_(name, 3, STAP_PROBE3(tslab, name, a, b, c))
 #define TSLAB_PROBE4(name, a, b, c, d) \
-  TSLAB_PROBE_GATED_(name, STAP_PROBE4(tslab, name, a, b, c, d))
+  TSLAB_PROBE_GATED_(name, 4, STAP_PROBE4(tslab, name, a, b, c, d))
 
 #ifdef __cplusplus
 namespace tslab::usdt {
@@ -136,8 +143,9 @@ class ProbeTimer {
 // One probe site (one note), behind one semaphore read like every probe:
 // only when traced, the clock is read around it and the time goes to the
 // nested total.
-#define TSLAB_NESTED_(name, stap_probe)                             \
+#define TSLAB_NESTED_(name, n, stap_probe)                          \
   do {                                                              \
+    TSLAB_USDT_CHECK_ARGS_(name, n);                                \
     if (TSLAB_PROBE_ENABLED(name)) {                                \
       const uint64_t tslab_t0_ = ::tslab::usdt::NowNs();            \
       stap_probe;                                                   \
@@ -146,13 +154,13 @@ class ProbeTimer {
     }                                                               \
   } while (0)
 #define TSLAB_PROBE1_NESTED(name, a) \
-  TSLAB_NESTED_(name, STAP_PROBE1(tslab, name, a))
+  TSLAB_NESTED_(name, 1, STAP_PROBE1(tslab, name, a))
 #define TSLAB_PROBE2_NESTED(name, a, b) \
-  TSLAB_NESTED_(name, STAP_PROBE2(tslab, name, a, b))
+  TSLAB_NESTED_(name, 2, STAP_PROBE2(tslab, name, a, b))
 #define TSLAB_PROBE3_NESTED(name, a, b, c) \
-  TSLAB_NESTED_(name, STAP_PROBE3(tslab, name, a, b, c))
+  TSLAB_NESTED_(name, 3, STAP_PROBE3(tslab, name, a, b, c))
 #define TSLAB_PROBE4_NESTED(name, a, b, c, d) \
-  TSLAB_NESTED_(name, STAP_PROBE4(tslab, name, a, b, c, d))
+  TSLAB_NESTED_(name, 4, STAP_PROBE4(tslab, name, a, b, c, d))
 #endif  // __cplusplus
 
 #else  // !TSLAB_USDT

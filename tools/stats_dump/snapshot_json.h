@@ -4,7 +4,9 @@
 // top-level and per-class field of the spec, with its name and type, in
 // the spec's order (nlohmann::ordered_json keeps insertion order), then
 // tslab's additive fields (allocator identity, live objects, invalid-free
-// counters, a per-epoch "epochs" array) after the spec's last field.
+// counters, a per-epoch "epochs" array) after the spec's last field. The
+// members, their order and types come from the field lists of
+// tslab/stats.h (TSLAB_*_STATS_FIELDS).
 // Invariants: schema_version is 1; unsigned fields are JSON integers,
 // derived ratios are JSON numbers with a fraction (never NaN).
 // Thread-safety: pure functions.

@@ -67,14 +67,19 @@ std::string TextView(const Sample& cur, const Sample* prev,
              HumanCount(D(g.total_slabs_reused)).c_str(),
              HumanCount(D(g.total_cache_overflows)).c_str(),
              HumanBytes(D(cur.rss_bytes)).c_str());
+  // The purge delay's resident empty slabs sit with madvise: they are the
+  // pages not given back yet.
   out += Fmt("  slow    %s paths (cache miss %s, epoch closed %s)  madvise %s "
-             "calls %s, %s failed\n",
+             "calls %s, %s failed; %s empty slabs resident (purge delay "
+             "%llu ms)\n",
              HumanCount(D(g.total_slow_path_hits)).c_str(),
              HumanCount(D(g.total_slow_cache_miss)).c_str(),
              HumanCount(D(g.total_slow_epoch_closed)).c_str(),
              HumanCount(D(g.total_madvise_calls)).c_str(),
              HumanBytes(D(g.total_madvise_bytes)).c_str(),
-             HumanCount(D(g.total_madvise_failures)).c_str());
+             HumanCount(D(g.total_madvise_failures)).c_str(),
+             HumanCount(D(g.total_resident_empty_slabs)).c_str(),
+             static_cast<unsigned long long>(g.purge_delay_ms));
   out += Fmt("  live    %s objects %s  allocs %s  frees %s  refused frees: "
              "%llu invalid, %llu stale, %llu double, %llu foreign\n",
              HumanCount(D(g.live_objects)).c_str(),

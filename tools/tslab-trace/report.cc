@@ -121,7 +121,7 @@ void PrintText(const ReportConfig& cfg, const tt_totals& delta,
     PrintSummary(out, pi.name, p, s, info.seconds, cfg.unit, 0);
     if (p == TT_INVALID_FREE && s.count > 0) {
       std::fprintf(out, "  by kind:");
-      for (int k = 0; k < 4; ++k) {
+      for (int k = 0; k < TSLAB_FREE_KIND_COUNT; ++k) {
         std::fprintf(out, " %s %llu", kFreeKinds[k],
                      (unsigned long long)delta.cells[p][k].count);
       }
@@ -210,7 +210,7 @@ void PrintJson(const ReportConfig& cfg, const tt_totals& delta,
     j["total"] = SumOf(total, p).count;
     if (p == TT_INVALID_FREE) {
       Json kinds;
-      for (int k = 0; k < 4; ++k) kinds[kFreeKinds[k]] = delta.cells[p][k].count;
+      for (int k = 0; k < TSLAB_FREE_KIND_COUNT; ++k) kinds[kFreeKinds[k]] = delta.cells[p][k].count;
       j["kinds"] = kinds;
     }
     if (cfg.per_class && pi.by_class) {

@@ -25,16 +25,14 @@ int PrintAll(enum libbpf_print_level, const char* fmt, va_list ap) {
   return std::vfprintf(stderr, fmt, ap);
 }
 
+// Each probe's program is tt_<probe> (bpf/tslab_trace.bpf.c): a probe of
+// the list without its program is a compile error here.
 bpf_program* ProgramOf(tslab_trace_bpf* s, int probe) {
   switch (probe) {
-    case TT_SLOW_PATH: return s->progs.tt_slow_path;
-    case TT_SLAB_NEW: return s->progs.tt_slab_new;
-    case TT_EPOCH_ADVANCE: return s->progs.tt_epoch_adv;
-    case TT_EPOCH_CLOSE: return s->progs.tt_epoch_close;
-    case TT_MADVISE: return s->progs.tt_madvise;
-    case TT_CACHE_OVERFLOW: return s->progs.tt_cache_ovf;
-    case TT_INVALID_FREE: return s->progs.tt_invalid_free;
-    case TT_EPOCH_CLOSED_ALLOC: return s->progs.tt_closed_alloc;
+#define TT_PROGRAM_OF_(name, NAME, args) \
+  case TT_##NAME: return s->progs.tt_##name;
+    TSLAB_USDT_PROBE_LIST(TT_PROGRAM_OF_)
+#undef TT_PROGRAM_OF_
     default: return nullptr;
   }
 }
