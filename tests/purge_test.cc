@@ -57,6 +57,11 @@ TEST(Purge, DelayKeepsPagesResidentAndReusesThemWarm) {
   ASSERT_EQ(tslab_stats_class(a.get(), kClass, &k), TSLAB_OK);
   EXPECT_EQ(k.empty_slab_recycled, kSlabs);
   EXPECT_EQ(Resident(a.get(), kClass), kSlabs);
+  EXPECT_EQ(k.resident_empty_slabs, kSlabs);
+  SlabGlobalStats g;
+  ASSERT_EQ(tslab_stats_global(a.get(), &g), TSLAB_OK);
+  EXPECT_EQ(g.total_resident_empty_slabs, kSlabs);
+  EXPECT_EQ(g.purge_delay_ms, 60000u);
   // The next epoch takes the same, still resident, slabs: no new page.
   FillFreeClose(a.get());
   ASSERT_EQ(tslab_stats_class(a.get(), kClass, &k), TSLAB_OK);

@@ -98,6 +98,7 @@ bool Allocator::Init(const tslab_options& opts, tslab_status* err) {
     return false;
   }
   TslabRegionHeader* h = region_.header();
+  AtomicStore(h->purge_delay_ms, static_cast<uint64_t>(purge_delay_ms_));
   for (uint32_t c = 0; c < kNumClasses; ++c) {
     h->object_size[c] = classes_[c].size;
     h->objects_per_slab[c] = classes_[c].slots;
