@@ -196,6 +196,12 @@ class Allocator {
   // recomputed from a fresh tag); else by handle, `where` is the slot.
   tslab_status FreeRemote(SlabMeta* s, uint64_t where, int32_t hgen);
   tslab_status RefuseFree(int kind, int cls);
+  // Both frees after their own checks: the owner's path (slot_of() gives
+  // the slot, or kBadSlot) or, for another thread, FreeRemote(s,
+  // remote_where, hgen).
+  template <typename SlotFn>
+  __attribute__((always_inline)) inline tslab_status FreeIn(
+      SlabMeta* s, int32_t hgen, uint64_t remote_where, SlotFn slot_of);
   // Cold, tail-called refusals of the fast paths: a pointer outside the
   // arena; a handle of another allocator or slab range; the owner's
   // refused free of slot (kBadSlot: not a slot start) of s.
@@ -407,9 +413,9 @@ inline bool Allocator::LocalFree(ThreadHeap* th, SlabMeta* s, uint32_t slot,
   return true;
 }
 
-inline tslab_status Allocator::FreePtr(void* p) {
-  if (__builtin_expect(!arena_.Contains(p), 0)) return RefuseOutside(p);
-  SlabMeta* s = arena_.Meta(arena_.SlabIndexOf(p));
+template <typename SlotFn>
+inline tslab_status Allocator::FreeIn(SlabMeta* s, int32_t hgen,
+                                      uint64_t remote_where, SlotFn slot_of) {
   ThreadHeap* th =
       fast_heaps_[tl_shard_plus_one].load(std::memory_order_relaxed);
   if (__builtin_expect(th != nullptr, 1)) {
@@ -417,20 +423,28 @@ inline tslab_status Allocator::FreePtr(void* p) {
                                             th->shard,
                          1)) {
       // Ours: the geometry on line 0 is this life's and stable.
-      const uint32_t slot =
-          SlotAt(static_cast<uint64_t>(static_cast<char*>(p) - s->base),
-                 s->div_mul.load(std::memory_order_relaxed),
-                 s->slots.load(std::memory_order_relaxed));
-      if (__builtin_expect(slot != kBadSlot && LocalFree(th, s, slot, -1), 1)) {
+      const uint32_t slot = slot_of();
+      if (__builtin_expect(slot != kBadSlot && LocalFree(th, s, slot, hgen),
+                           1)) {
         th->Exit();
         return TSLAB_OK;
       }
       th->Exit();
-      return RefuseLocal(s, slot, -1);
+      return RefuseLocal(s, slot, hgen);
     }
     th->Exit();
   }
-  return FreeRemote(s, arena_.OffsetInSlab(p), -1);
+  return FreeRemote(s, remote_where, hgen);
+}
+
+inline tslab_status Allocator::FreePtr(void* p) {
+  if (__builtin_expect(!arena_.Contains(p), 0)) return RefuseOutside(p);
+  SlabMeta* s = arena_.Meta(arena_.SlabIndexOf(p));
+  return FreeIn(s, -1, arena_.OffsetInSlab(p), [s, p] {
+    return SlotAt(static_cast<uint64_t>(static_cast<char*>(p) - s->base),
+                  s->div_mul.load(std::memory_order_relaxed),
+                  s->slots.load(std::memory_order_relaxed));
+  });
 }
 
 inline tslab_status Allocator::FreeHandle(uint64_t h) {
@@ -441,25 +455,9 @@ inline tslab_status Allocator::FreeHandle(uint64_t h) {
   }
   SlabMeta* s = arena_.Meta(index);
   const uint32_t slot = HandleSlot(h);
-  ThreadHeap* th =
-      fast_heaps_[tl_shard_plus_one].load(std::memory_order_relaxed);
-  if (__builtin_expect(th != nullptr, 1)) {
-    if (__builtin_expect(th->Enter() && s->owner.load(std::memory_order_relaxed) ==
-                                            th->shard,
-                         1)) {
-      if (__builtin_expect(
-              slot < s->slots.load(std::memory_order_relaxed) &&
-                  LocalFree(th, s, slot, HandleGen(h)),
-              1)) {
-        th->Exit();
-        return TSLAB_OK;
-      }
-      th->Exit();
-      return RefuseLocal(s, slot, HandleGen(h));
-    }
-    th->Exit();
-  }
-  return FreeRemote(s, slot, HandleGen(h));
+  return FreeIn(s, HandleGen(h), slot, [s, slot] {
+    return slot < s->slots.load(std::memory_order_relaxed) ? slot : kBadSlot;
+  });
 }
 
 }  // namespace tslab::internal
