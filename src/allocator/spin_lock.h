@@ -1,10 +1,13 @@
 // SpinLock: the allocator's heap and cache locks.
 //
-// Why not std::mutex: a slow path takes a heap lock every few allocations
-// in a churning workload, and pthread_mutex_trylock/unlock (through the
-// PLT, with their type checks) cost more than the critical section. The
-// sections are short (list pops, a CAS or two); the one long one, growing
-// the arena (mprotect), happens once per 512 new slabs. A waiter spins with
+// Why not std::mutex: the class (cache) lock is taken once per slab taken
+// or recycled, and the shared heap's lock on every operation of a thread
+// beyond the 63 exclusive shards; pthread_mutex_trylock/unlock (through
+// the PLT, with their type checks) cost more than those critical sections.
+// The sections are short (list pops, a CAS or two); the long ones are
+// growing the arena (mprotect, once per 512 new slabs) and an epoch close
+// holding a heap's lock while it scans, which an owner waits out only if
+// it allocates meanwhile. A waiter spins with
 // pause, then yields the CPU, so a preempted holder is not spun against
 // for a whole time slice.
 //
