@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "src/allocator/allocator.h"
+#include "src/allocator/test_point.h"
 #include "src/usdt/tslab_usdt.h"
 
 namespace tslab::internal {
@@ -103,6 +104,7 @@ void Allocator::MaybeDrained(uint32_t e) {
   if (ep.state.load(std::memory_order_acquire) == TSLAB_EPOCH_CLOSING &&
       ep.slab_count.load(std::memory_order_acquire) == 0) {
     ep.state.store(TSLAB_EPOCH_DRAINED, std::memory_order_release);
+    AtTestPoint(TestPoint::kDrainedDecided, e, 0);
     AtomicStore(region_.epoch(e).state, TSLAB_EPOCH_DRAINED);
   }
 }

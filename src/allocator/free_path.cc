@@ -13,6 +13,7 @@
 // object: the same as a pointer double free after reuse, which no allocator
 // can tell from a valid free (tslab.h).
 #include "src/allocator/allocator.h"
+#include "src/allocator/test_point.h"
 #include "src/usdt/tslab_usdt.h"
 
 #define TSLAB_COLD __attribute__((cold, noinline))
@@ -98,6 +99,10 @@ TSLAB_COLD tslab_status Allocator::FreeRemote(SlabMeta* s, uint64_t where,
   const uint64_t tag = s->tag.load(std::memory_order_acquire);
   const uint32_t cls = TagClass(tag);
   const int icls = static_cast<int>(cls);
+  // The tag may go stale from here on only through a racing double free
+  // (the slab recycled and re-owned meanwhile): the push below then lands
+  // on the old life's ready stack, which PopReady checks.
+  AtTestPoint(TestPoint::kRemoteFreeTagRead, TagEpoch(tag), cls);
   uint32_t slot;
   if (hgen < 0) {
     slot = SlotOf(cls, where);

@@ -5,6 +5,7 @@
 #include <new>
 
 #include "src/allocator/allocator.h"
+#include "src/allocator/test_point.h"
 #include "src/usdt/tslab_usdt.h"
 
 #define TSLAB_COLD __attribute__((cold, noinline))
@@ -134,6 +135,9 @@ SlabMeta* Allocator::NewSlab(ThreadHeap* th, uint32_t cls, uint32_t e,
   s->list.store(ListKind::kEpoch, std::memory_order_relaxed);
   th->bins[e][cls].all.PushFront(s);
   epochs_[e].slab_count.fetch_add(1, std::memory_order_relaxed);
+  // The mirror moves by the same delta, never to a loaded value: two
+  // classes' NewSlab interleaving here leave it exact.
+  AtTestPoint(TestPoint::kSlabCountMirror, e, cls);
   AtomicAdd(region_.epoch(e).slab_count, 1);
   s->remote.store(0, std::memory_order_release);
   return s;
@@ -222,6 +226,10 @@ TSLAB_COLD void* Allocator::AllocSlow(uint32_t cls, uint32_t e,
       err = TSLAB_E_EPOCH_CLOSED;
       s = nullptr;
     } else {
+      // Checked inside the heap's exclusion: a close waits for this
+      // operation to end before it scans, so the slab taken below is
+      // counted before any drain check can run.
+      AtTestPoint(TestPoint::kAllocSawActive, e, cls);
       if (s != nullptr) {
         reason = TSLAB_SLOW_CURRENT_FULL;
         Collect(s, cls, sh);  // room made by other threads' frees?
