@@ -34,6 +34,12 @@
  * background thread (the purge) when the first slab goes to the pool with
  * a non-zero purge delay.
  *
+ * fork(): safe from a multithreaded process. A pthread_atfork handler
+ * waits until no other thread is inside a tslab call (or holds a tslab
+ * lock) and keeps it so until fork() returns; the child's allocators keep
+ * working, with the objects the parent had (any thread of the child may
+ * free them). A fork() thus waits for tslab calls in flight.
+ *
  * Ring wrap: tslab_epoch_advance() onto a slot still ACTIVE keeps that
  * epoch open (its old and new objects share a lifetime); onto a CLOSING
  * slot it reopens the slot and moves the old life's slabs to a per-class

@@ -109,10 +109,14 @@ bool Allocator::Init(const tslab_options& opts, tslab_status* err) {
     OpenEpoch(0);
   }
   if (purge_delay_ns_ != 0) RegisterForPurge(this);
+  RegisterForFork(this);
+  fork_registered_ = true;
   return true;
 }
 
 Allocator::~Allocator() {
+  // Waits for a fork in flight (it holds our locks); none after it.
+  if (fork_registered_) UnregisterFromFork(this);
   // Waits for a purge of this allocator in flight; no purge after it.
   if (purge_delay_ns_ != 0) {
     UnregisterFromPurge(this);

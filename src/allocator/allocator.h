@@ -31,7 +31,8 @@
 //
 // Thread-safety: all public members are thread-safe except the destructor.
 // Lock order: advance_mu_, heaps_mu_, heap locks (by shard), a class lock,
-// the arena's mutex; the purge registry's lock before a class lock.
+// the arena's mutex; the purge registry's lock before a class lock. A
+// fork takes them all, in this order (fork.cc).
 #ifndef TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
 #define TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
 
@@ -69,6 +70,12 @@ void SetLastError(tslab_status s);
 class Allocator;
 void RegisterForPurge(Allocator* a);    // purge.cc
 void UnregisterFromPurge(Allocator* a);
+// fork.cc: the purge registry's lock across fork() (its thread does not
+// survive in the child: the child's first dirty slab starts one).
+void LockPurgeForFork();
+void UnlockPurgeForFork(bool in_child);
+void RegisterForFork(Allocator* a);     // fork.cc
+void UnregisterFromFork(Allocator* a);
 
 struct alignas(64) EpochSlot {
   std::atomic<uint32_t> state{TSLAB_EPOCH_IDLE};
@@ -146,6 +153,7 @@ class Allocator {
 
  private:
   friend struct PurgeRegistry;
+  friend struct ForkRegistry;
   Allocator() = default;
   bool Init(const tslab_options& opts, tslab_status* err);
 
@@ -230,8 +238,9 @@ class Allocator {
   bool TrySealLocked(ThreadHeap* th, SlabMeta* s, ShardRef sh);
   void PushReady(SlabMeta* s, uint64_t tag);
 
-  // Every lock of the allocator is taken here, so that lock_fast_acquire /
-  // lock_contended count them all: a try_lock first, no clock read.
+  // Every lock an allocation, free or close takes is taken here, so that
+  // lock_fast_acquire / lock_contended count them all: a try_lock first,
+  // no clock read. (Not counted: the heap locks of a visit, and fork's.)
   void LockCounted(SpinLock& mu, uint32_t cls, ShardRef sh) {
     if (__builtin_expect(mu.try_lock(), 1)) {
       TSLAB_STAT_SHARD_ADD(sh.shared, sh.shard->cls[cls].lock_fast_acquire,
@@ -248,6 +257,14 @@ class Allocator {
   // heap (one HeavyFence for all). REQUIRES: advance_mu_.
   void VisitAllHeaps(uint32_t self_shard);
   void EndVisit();
+
+  // ---- fork (fork.cc) ----
+  // Takes every lock of the allocator in lock order, with every owner but
+  // the caller's excluded and idle, so that a fork() child finds the locks
+  // free and no heap mid-operation; ForkRelease undoes it (parent and
+  // child alike).
+  void ForkPrepare();
+  void ForkRelease();
 
   // ---- epochs (epoch.cc) ----
   void OpenEpoch(uint32_t e);
@@ -290,6 +307,11 @@ class Allocator {
   std::atomic<ThreadHeap*> heaps_[kNumHeaps] = {};
   std::atomic<ThreadHeap*> fast_heaps_[kNumHeaps + 1] = {};  // by shard + 1
   bool visit_blocked_[kNumHeaps] = {};  // advance_mu_
+
+  // The fork registry's links (fork.cc; its mutex).
+  Allocator* fork_next_ = nullptr;
+  Allocator* fork_prev_ = nullptr;
+  bool fork_registered_ = false;  // Init succeeded: on the fork registry
 
   // The purge thread's registry links (purge.cc; its mutex).
   Allocator* purge_next_ = nullptr;

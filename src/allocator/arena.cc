@@ -135,6 +135,9 @@ void ReleaseAllocatorId(uint32_t id) {
   g_ids_live.reset(id);
 }
 
+void LockArenaRegistryForFork() { RegistryMutex().lock(); }
+void UnlockArenaRegistryForFork() { RegistryMutex().unlock(); }
+
 bool AllocatorIdLive(uint32_t id) {
   std::lock_guard<std::mutex> lock(RegistryMutex());
   return id <= kMaxAllocatorId && g_ids_live.test(id);

@@ -59,6 +59,10 @@ class Arena {
   uintptr_t base() const { return base_; }
   uint64_t reserved_bytes() const { return reserved_bytes_; }
 
+  // fork.cc: held across fork() so that the child finds it free.
+  void LockForFork() { mu_.lock(); }
+  void UnlockForFork() { mu_.unlock(); }
+
  private:
   bool GrowLocked();  // REQUIRES: mu_ held.
 
@@ -86,6 +90,9 @@ inline constexpr uint32_t kMaxAllocatorId = 4095;
 uint32_t AcquireAllocatorId();  // 0 when all are taken
 void ReleaseAllocatorId(uint32_t id);
 bool AllocatorIdLive(uint32_t id);
+// fork.cc: the registry's lock, held across fork().
+void LockArenaRegistryForFork();
+void UnlockArenaRegistryForFork();
 
 }  // namespace tslab::internal
 

@@ -33,6 +33,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <new>
 
 #include "src/allocator/allocator.h"
 #include "src/usdt/tslab_usdt.h"
@@ -47,21 +48,20 @@ struct PurgeRegistry {
 
   // Never destroyed: the detached thread may outlive static destructors.
   static PurgeRegistry& Get() {
-    static PurgeRegistry* r = [] {
-      auto* reg = new PurgeRegistry();
-      pthread_atfork([] { Get().mu.lock(); }, [] { Get().mu.unlock(); },
-                     [] {
-                       PurgeRegistry& g = Get();
-                       g.thread_running = false;
-                       for (Allocator* a = g.head; a; a = a->purge_next_) {
-                         a->purge_armed_.store(false,
-                                               std::memory_order_relaxed);
-                       }
-                       g.mu.unlock();
-                     });
-      return reg;
-    }();
+    static PurgeRegistry* r = new PurgeRegistry();
     return *r;
+  }
+
+  // In a fork child (mu held): the thread is the parent's; the child
+  // starts its own at its first dirty slab. The condition variable is
+  // made anew: the copy still counts the parent's thread as a waiter, and
+  // glibc's signal would wait for that waiter for ever.
+  void ForgetThread() {
+    new (&cv) std::condition_variable();
+    thread_running = false;
+    for (Allocator* a = head; a; a = a->purge_next_) {
+      a->purge_armed_.store(false, std::memory_order_relaxed);
+    }
   }
 
   void Register(Allocator* a) {
@@ -268,6 +268,14 @@ uint64_t Allocator::PurgeOlderThan(uint64_t cutoff_ns) {
 }
 
 void RegisterForPurge(Allocator* a) { PurgeRegistry::Get().Register(a); }
+
+void LockPurgeForFork() { PurgeRegistry::Get().mu.lock(); }
+
+void UnlockPurgeForFork(bool in_child) {
+  PurgeRegistry& g = PurgeRegistry::Get();
+  if (in_child) g.ForgetThread();
+  g.mu.unlock();
+}
 void UnregisterFromPurge(Allocator* a) { PurgeRegistry::Get().Unregister(a); }
 
 }  // namespace tslab::internal

@@ -137,6 +137,17 @@ uint32_t AssignThreadShard() {
   return shard;
 }
 
+void LockShardsForFork() { g_shard_mu.lock(); }
+
+void UnlockShardsForFork(bool in_child) {
+  if (in_child) {
+    const uint32_t self = tl_shard_plus_one;
+    g_shard_used.reset();
+    if (self != 0 && self - 1 < kSharedShard) g_shard_used.set(self - 1);
+  }
+  g_shard_mu.unlock();
+}
+
 uint64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -88,6 +88,12 @@ inline uint32_t ThreadShard() {
   return AssignThreadShard();
 }
 
+// fork.cc: the shard table's lock, held across fork(). In the child the
+// shards of the threads that did not survive the fork are free again (a
+// new thread takes one with its idle heap and its counters).
+void LockShardsForFork();
+void UnlockShardsForFork(bool in_child);
+
 uint64_t MonotonicNs();
 uint64_t RealtimeNs();
 // Field 22 of /proc/self/stat (start time in clock ticks), 0 if unreadable.
