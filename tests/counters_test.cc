@@ -462,6 +462,28 @@ TEST_F(Counters, SnapshotApi) {
   EXPECT_EQ(tslab_last_error(), TSLAB_E_INVALID_ARG);
 }
 
+// recycle_rate_pct is a true percentage (docs/counters.md): the spec's
+// recycled / new_slab_count reached 4,052,500% on the healthy demo, whose
+// pooled slabs are reused and recycled again and again.
+TEST_F(Counters, RecycleRateIsAPercentage) {
+  Make(/*cache_capacity=*/2);
+  RecycleSlabs(0, 4);  // 2 kept within the capacity, 2 beyond it
+  SlabClassStats k = Class(0);
+  EXPECT_EQ(k.empty_slab_recycled, 4u);
+  EXPECT_EQ(k.empty_slab_overflowed, 2u);
+  EXPECT_DOUBLE_EQ(k.recycle_rate_pct, 50.0);
+  for (int round = 0; round < 20; ++round) RecycleSlabs(0, 2);  // reused
+  k = Class(0);
+  EXPECT_EQ(k.new_slab_count, 4u);
+  EXPECT_EQ(k.empty_slab_recycled, 44u);
+  EXPECT_GE(k.recycle_rate_pct, 0.0);
+  EXPECT_LE(k.recycle_rate_pct, 100.0);
+  EXPECT_DOUBLE_EQ(k.recycle_rate_pct,
+                   100.0 * double(k.empty_slab_recycled -
+                                  k.empty_slab_overflowed) /
+                       double(k.empty_slab_recycled));
+}
+
 // The derived ratios are the spec's formulas over the snapshot's own
 // fields.
 TEST_F(Counters, DerivedRatios) {
@@ -475,10 +497,13 @@ TEST_F(Counters, DerivedRatios) {
   TslabSnapshot s = TakeSnapshot(a());
   for (const SlabClassStats& k : s.classes) {
     const double want_rate =
-        k.new_slab_count == 0
+        k.empty_slab_recycled == 0
             ? 0.0
-            : 100.0 * double(k.empty_slab_recycled) / double(k.new_slab_count);
+            : 100.0 * double(k.empty_slab_recycled - k.empty_slab_overflowed) /
+                  double(k.empty_slab_recycled);
     EXPECT_DOUBLE_EQ(k.recycle_rate_pct, want_rate);
+    EXPECT_GE(k.recycle_rate_pct, 0.0);
+    EXPECT_LE(k.recycle_rate_pct, 100.0);
     const double want_alloc =
         k.bitmap_alloc_attempts == 0
             ? 0.0

@@ -124,8 +124,13 @@ void tslab_options_init(tslab_options* opts);
  * an error: the region falls back to anonymous memory. */
 tslab_allocator* tslab_create(const tslab_options* opts);
 
-/* REQUIRES: no other call on a is in flight or follows. NULL is a no-op.
- * Unmaps every slab: pointers into a are dangling afterwards. */
+/* REQUIRES: no other call on a is in flight or follows, and every domain
+ * of a was destroyed first. NULL is a no-op. Unmaps every slab: pointers
+ * into a are dangling afterwards. Using a, or one of its domains, after
+ * tslab_destroy (a second destroy included) is undefined behaviour, as a
+ * use of freed memory is: tslab cannot detect it without a check on every
+ * call. What stays safe: a handle of a destroyed allocator given to a live
+ * one is refused (TSLAB_E_FREE_INVALID, counted in invalid_frees). */
 void tslab_destroy(tslab_allocator* a);
 
 /* The calling thread's last error, and its message. */
@@ -172,6 +177,7 @@ tslab_status tslab_domain_exit(tslab_domain* d);
 tslab_status tslab_domain_close(tslab_domain* d);
 tslab_epoch_id tslab_domain_epoch(const tslab_domain* d);
 uint32_t tslab_domain_refcount(const tslab_domain* d);
+/* Before its allocator's tslab_destroy (see there). */
 void tslab_domain_destroy(tslab_domain* d);
 
 /* Sizes. */

@@ -18,6 +18,16 @@ double Ratio(uint64_t num, uint64_t den) {
 
 uint64_t Load(const uint64_t& v) { return AtomicLoad(v); }
 
+// off + len <= limit, computed without wrapping.
+bool Within(uint64_t off, uint64_t len, uint64_t limit) {
+  return off <= limit && len <= limit - off;
+}
+
+template <typename T>
+bool Aligned(uint64_t off) {
+  return off % alignof(T) == 0;
+}
+
 }  // namespace
 
 tslab_status Allocator::Snapshot(TslabSnapshot* out) const {
@@ -27,8 +37,10 @@ tslab_status Allocator::Snapshot(TslabSnapshot* out) const {
 
 }  // namespace tslab::internal
 
+using tslab::internal::Aligned;
 using tslab::internal::Load;
 using tslab::internal::Ratio;
+using tslab::internal::Within;
 
 extern "C" size_t tslab_region_size(void) {
   // Matches StatsRegion::Create, page rounding included: that is the
@@ -49,26 +61,35 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
   if (region == nullptr || out == nullptr) return TSLAB_E_INVALID_ARG;
   if (size < sizeof(TslabRegionHeader)) return TSLAB_E_REGION_TRUNCATED;
   const auto* base = static_cast<const char*>(region);
-  const auto& h = *reinterpret_cast<const TslabRegionHeader*>(base);
-  if (Load(h.magic) != TSLAB_REGION_MAGIC) return TSLAB_E_REGION_CORRUPT;
+  // One copy of the header, validated and then used: the mapping may be
+  // another process's file, rewritten (by a bug or by its owner) while we
+  // read it, and a later re-read could escape the checks.
+  TslabRegionHeader h;
+  std::memcpy(&h, base, sizeof(h));
+  if (h.magic != TSLAB_REGION_MAGIC) return TSLAB_E_REGION_CORRUPT;
   if (h.layout_version != TSLAB_REGION_LAYOUT_VERSION) {
     return TSLAB_E_REGION_VERSION;
   }
+  // Every section inside the region and in order, by checks that cannot
+  // wrap (a file may carry offsets near 2^64), and aligned for its loads.
   if (h.header_size != sizeof(TslabRegionHeader) ||
       h.epoch_count != TSLAB_NUM_EPOCHS ||
       h.class_count != TSLAB_NUM_CLASSES ||
       h.shard_count != TSLAB_REGION_SHARDS || h.page_size == 0 ||
+      !Aligned<TslabRegionGlobal>(h.off_global) ||
+      !Aligned<TslabRegionClass>(h.off_classes) ||
+      !Aligned<TslabRegionEpoch>(h.off_epochs) ||
+      !Aligned<TslabRegionShard>(h.off_shards) ||
       h.off_global < sizeof(TslabRegionHeader) ||
-      h.off_classes < h.off_global + sizeof(TslabRegionGlobal) ||
-      h.off_epochs <
-          h.off_classes + sizeof(TslabRegionClass) * TSLAB_NUM_CLASSES ||
-      h.off_shards <
-          h.off_epochs + sizeof(TslabRegionEpoch) * TSLAB_NUM_EPOCHS) {
+      !Within(h.off_global, sizeof(TslabRegionGlobal), h.off_classes) ||
+      !Within(h.off_classes, sizeof(TslabRegionClass) * TSLAB_NUM_CLASSES,
+              h.off_epochs) ||
+      !Within(h.off_epochs, sizeof(TslabRegionEpoch) * TSLAB_NUM_EPOCHS,
+              h.off_shards) ||
+      !Within(h.off_shards, sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS,
+              h.region_size)) {
     return TSLAB_E_REGION_CORRUPT;
   }
-  const uint64_t need =
-      h.off_shards + sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS;
-  if (h.region_size < need) return TSLAB_E_REGION_CORRUPT;
   if (size < h.region_size) return TSLAB_E_REGION_TRUNCATED;
 
   const auto& g = *reinterpret_cast<const TslabRegionGlobal*>(base +
@@ -150,8 +171,13 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
     s.net_slabs = taken > s.empty_slab_recycled ? taken - s.empty_slab_recycled
                                                 : 0;
     s.estimated_rss_bytes = s.net_slabs * h.page_size;
-    s.recycle_rate_pct =
-        100.0 * Ratio(s.empty_slab_recycled, s.new_slab_count);
+    // A true percentage (docs/counters.md): of the slabs emptied and given
+    // back, the share the pool kept within cache_capacity. The spec's
+    // recycled / new_slab_count is unbounded once pooled slabs are reused.
+    const uint64_t kept = s.empty_slab_recycled > s.empty_slab_overflowed
+                              ? s.empty_slab_recycled - s.empty_slab_overflowed
+                              : 0;
+    s.recycle_rate_pct = 100.0 * Ratio(kept, s.empty_slab_recycled);
     for (int e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
       s.bitmap_alloc_attempts += allocs[e][c];
       s.bitmap_free_attempts += frees[e][c];
