@@ -303,6 +303,30 @@ TEST_F(StatsDumpTest, WithoutPidPicksTheOnlyLiveProcessElseSaysWhy) {
   EXPECT_NE(several.err.find("-p PID"), std::string::npos) << several.err;
 }
 
+// Names are any program's bytes: one that is not UTF-8 used to abort the
+// JSON output (nlohmann type_error.316, rc 134), for -p and for everyone's
+// --list. Each invalid byte is now U+FFFD (issue 9, finding 1).
+TEST_F(StatsDumpTest, NamesThatAreNotUtf8GiveValidJson) {
+  const std::string bad = "bad\xff\xfe";
+  const std::string shown = "bad\xef\xbf\xbd\xef\xbf\xbd";
+  Demo demo(dir_.path(), bad, {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  const std::string pid = std::to_string(demo.pid());
+  for (const std::vector<std::string>& args :
+       std::vector<std::vector<std::string>>{{"-p", pid, "--json"},
+                                             {"-p", pid, "--json", "--pretty"},
+                                             {"-p", pid}}) {
+    RunResult r = StatsDump(dir_.path(), args);
+    ASSERT_EQ(r.code, 0) << args.back() << ": " << r.err;
+    const Json doc = Json::parse(r.out);
+    EXPECT_EQ(doc["allocator_name"], shown);
+  }
+  RunResult list = StatsDump(dir_.path(), {"--list", "--json"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find(shown), std::string::npos) << list.out;
+  EXPECT_NO_THROW((void)JsonLines(list.out));
+}
+
 TEST_F(StatsDumpTest, SeveralAllocatorsGiveOneDocumentEachUnlessOneIsPicked) {
   Demo demo(dir_.path(), "multi", {"--allocators", "3", "--duration", "60", "--pause-ms", "1"});
   ASSERT_TRUE(demo.ready()) << demo.Errors();

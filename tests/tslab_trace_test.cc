@@ -433,6 +433,30 @@ TEST_F(TraceOutput, ListShowsEveryProbe) {
   }
 }
 
+// A path (or note string) that is not UTF-8 used to abort --json with
+// nlohmann's type_error.316 (rc 134); each invalid byte is now U+FFFD
+// (issue 9, finding 1). --list reads the ELF only: no privilege needed.
+TEST(TraceJson, PathsThatAreNotUtf8GiveValidJson) {
+  TempDir dir;
+  const std::string exe = dir.path() + "/demo\xff\xfe";
+  ASSERT_TRUE(CopyFile(BuildDir() + "/bin/tslab-demo", exe));
+  Subprocess t;
+  std::string err;
+  Subprocess::Options o;
+  o.argv = {BuildDir() + "/bin/tslab-trace", "--list", "--json", "--binary",
+            exe};
+  ASSERT_TRUE(t.Start(o, &err)) << err;
+  ASSERT_TRUE(t.Wait(kTimeout));
+  EXPECT_EQ(t.ExitCode(), 0) << t.Rest(Subprocess::kErr);
+  const std::vector<Json> docs = ParseDocs(t.Rest(Subprocess::kOut));
+  ASSERT_EQ(docs.size(), 1u);
+  ASSERT_EQ(docs[0].size(), 1u);
+  EXPECT_EQ(docs[0][0].at("path"),
+            dir.path() + "/demo\xef\xbf\xbd\xef\xbf\xbd");
+  // Every probe at least once (a probe may have several sites).
+  EXPECT_GE(docs[0][0].at("probes").size(), ExpectedProbes().size());
+}
+
 TEST_F(TraceOutput, TargetExitEndsTheTrace) {
   Subprocess t;
   std::string err;

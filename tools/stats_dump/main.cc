@@ -28,6 +28,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/common/json_text.h"
 #include "tools/stats_dump/doctor.h"
 #include "tools/stats_dump/doctor_config.h"
 #include "tools/stats_dump/region_reader.h"
@@ -79,7 +80,7 @@ void WriteErr(const std::string& s) {
 }
 
 std::string Dump(const nlohmann::ordered_json& j, bool pretty) {
-  return (pretty ? j.dump(2) : j.dump()) + "\n";
+  return tools::JsonText(j, pretty ? 2 : -1) + "\n";
 }
 
 // Sleeps until the monotonic deadline; false if a stop signal came.

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/common/json_text.h"
 #include "tools/tslab-trace/checks.h"
 #include "tools/tslab-trace/probes.h"
 #include "tools/tslab-trace/report.h"
@@ -119,7 +120,7 @@ Status List(const Options& o, const std::vector<TraceTarget>& targets) {
       }
       doc.push_back({{"path", t.shown}, {"probes", probes}});
     }
-    std::printf("%s\n", doc.dump().c_str());
+    std::printf("%s\n", tools::JsonText(doc).c_str());
     return Status::Ok();
   }
   for (const TraceTarget& t : targets) {

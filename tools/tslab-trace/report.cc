@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tools/common/json_text.h"
 #include "tools/tslab-trace/probes.h"
 
 namespace tslab::trace {
@@ -228,7 +229,7 @@ void PrintJson(const ReportConfig& cfg, const tt_totals& delta,
     probes[pi.name] = j;
   }
   doc["probes"] = probes;
-  std::fprintf(out, "%s\n", doc.dump().c_str());
+  std::fprintf(out, "%s\n", tools::JsonText(doc).c_str());
   std::fflush(out);
 }
 
