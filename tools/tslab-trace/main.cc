@@ -25,6 +25,7 @@
 
 #include "tools/common/json_text.h"
 #include "tools/tslab-trace/checks.h"
+#include "tools/tslab-trace/list_json.h"
 #include "tools/tslab-trace/probes.h"
 #include "tools/tslab-trace/report.h"
 #include "tools/tslab-trace/status.h"
@@ -109,17 +110,7 @@ std::string ArgTypes(const UsdtNote& n) {
 Status List(const Options& o, const std::vector<TraceTarget>& targets) {
   if (o.json) {
     nlohmann::ordered_json doc = nlohmann::ordered_json::array();
-    for (const TraceTarget& t : targets) {
-      nlohmann::ordered_json probes = nlohmann::ordered_json::array();
-      for (const UsdtNote& n : t.notes) {
-        probes.push_back({{"provider", n.provider},
-                          {"name", n.name},
-                          {"args", n.args_text},
-                          {"pc", n.pc},
-                          {"semaphore", n.semaphore}});
-      }
-      doc.push_back({{"path", t.shown}, {"probes", probes}});
-    }
+    for (const TraceTarget& t : targets) doc.push_back(ListJson(t.shown, t.notes));
     std::printf("%s\n", tools::JsonText(doc).c_str());
     return Status::Ok();
   }
