@@ -6,6 +6,7 @@
 // report, config errors naming key and line, the shipped config equal to
 // the built-in defaults, a target that exits during the window.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -296,6 +297,21 @@ TEST_F(DoctorTest, BadConfigNamesTheKeyAndTheLine) {
   }
   RunResult missing = StatsDump(dir_.path(), {"--doctor", "--config", dir_ / "nope.yaml"});
   EXPECT_EQ(missing.code, 14);
+}
+
+// --config DIR aborted (uncaught ios_base::failure, rc 134) and --config
+// FIFO blocked for ever (issue 9, finding 8): both are config errors now,
+// one line, exit 14, within the run's timeout.
+TEST_F(DoctorTest, ConfigThatIsNotARegularFileIsAConfigError) {
+  const std::string fifo = dir_ / "fifo.yaml";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {dir_.path(), fifo, std::string("/dev/zero")}) {
+    RunResult r = StatsDump(dir_.path(), {"--doctor", "--config", path},
+                            /*timeout_s=*/20);
+    EXPECT_EQ(r.code, 14) << path << ": " << r.err;
+    EXPECT_EQ(CountLines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find("config " + path + ": "), std::string::npos) << r.err;
+  }
 }
 
 TEST_F(DoctorTest, ShippedConfigIsTheBuiltInDefaults) {

@@ -1,10 +1,13 @@
 #include "tools/stats_dump/doctor_config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
+#include <cstring>
 #include <limits>
 
 #include <yaml-cpp/yaml.h>
@@ -207,15 +210,61 @@ DoctorConfig DefaultDoctorConfig() {
   return c;
 }
 
+namespace {
+
+// A config is at most this big: the shipped one is ~4 KiB.
+constexpr off_t kMaxConfigBytes = 1 << 20;
+
+// The whole file, if it is a regular file of sane size. Opened without
+// blocking (a FIFO with no writer would block the open for ever) and
+// checked before reading (a directory made std::ifstream throw
+// ios_base::failure past every handler).
+Status ReadConfigFile(const std::string& path, std::string* text) {
+  const int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    return Status::Error(Exit::kConfig, "config " + path +
+                                            ": cannot read it: " +
+                                            std::strerror(errno));
+  }
+  struct stat st;
+  std::string problem;
+  if (fstat(fd, &st) != 0) {
+    problem = std::strerror(errno);
+  } else if (!S_ISREG(st.st_mode)) {
+    problem = S_ISDIR(st.st_mode) ? "is a directory" : "not a regular file";
+  } else if (st.st_size > kMaxConfigBytes) {
+    problem = "larger than 1 MiB";
+  }
+  text->clear();
+  char buf[8192];
+  while (problem.empty()) {
+    const ssize_t n = read(fd, buf, sizeof(buf));
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      problem = std::strerror(errno);
+    } else if (text->size() + static_cast<size_t>(n) > kMaxConfigBytes) {
+      problem = "larger than 1 MiB";
+    } else {
+      text->append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(fd);
+  if (!problem.empty()) {
+    return Status::Error(Exit::kConfig, "config " + path + ": " + problem);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
 Status LoadDoctorConfig(const std::string& path, DoctorConfig* out) {
   DoctorConfig cfg = DefaultDoctorConfig();
-  std::ifstream in(path);
-  if (!in) {
-    return Status::Error(Exit::kConfig, "config " + path + ": cannot read it");
-  }
+  std::string text;
+  if (Status s = ReadConfigFile(path, &text); !s.ok()) return s;
   YAML::Node root;
   try {
-    root = YAML::Load(in);
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     return Status::Error(Exit::kConfig,
                          "config " + path + ":" + std::to_string(e.mark.line + 1) +
