@@ -1,0 +1,201 @@
+#!/usr/bin/env python3
+"""Mutation run of the tools on hostile files, as real processes.
+
+The in-process fuzz targets (make fuzz) exercise the parsers; this runs
+the tools themselves, the way a careless or hostile user's file reaches
+them, and checks what a user sees:
+  - region files: a real region of a live process (this script's own
+    `sleep`), mutated (bit flips, random bytes, copied words, truncation,
+    mostly in the header where every bound comes from), read by
+    `stats_dump -p PID --json`, `stats_dump -p PID` (JSON and text) and
+    `stats_dump --list --json`;
+  - ELF files: libtslab.so without debug info, mutated likewise (mostly in
+    its note and section headers), read by `tslab-trace --list --json
+    --binary FILE`.
+A finding is a crash (killed by a signal), a hang (no exit in 10 s), or
+exit status 0 with output that is not valid JSON. Prints the counts; exit
+1 on any finding (the failing input is kept in --keep DIR).
+
+Usage: fuzz/mutation_run.py [--regions N] [--elfs N] [--build DIR]
+                            [--seed S] [--keep DIR]
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+TIMEOUT_S = 10
+
+
+def start_ticks(pid):
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        s = f.read()
+    return int(s[s.rindex(b")") + 2:].split()[19])
+
+
+def real_region(build, workdir):
+    """A region file of a live tslab-demo, copied while it runs."""
+    d = os.path.join(workdir, "demo-stats")
+    os.mkdir(d)
+    ready = os.path.join(workdir, "ready")
+    env = dict(os.environ, TSLAB_STATS_DIR=d)
+    demo = subprocess.Popen(
+        [f"{build}/bin/tslab-demo", "--name", "mutate", "--duration", "30",
+         "--pause-ms", "1", "--ready-file", ready],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(3000):
+            if os.path.exists(ready) and os.path.getsize(ready) > 0:
+                break
+            time.sleep(0.01)
+        time.sleep(0.3)  # some counters moving
+        files = [f for f in os.listdir(d) if f.endswith(".stats")]
+        with open(os.path.join(d, files[0]), "rb") as f:
+            return bytearray(f.read())
+    finally:
+        demo.kill()
+        demo.wait()
+
+
+def retarget(image, pid):
+    # TslabRegionHeader: magic u64, layout u32, header_size u32,
+    # region_size u64, pid i64 (offset 24), start_time_ticks u64 (32).
+    struct.pack_into("<qQ", image, 24, pid, start_ticks(pid))
+
+
+def mutate(rng, data, hot_bytes):
+    out = bytearray(data)
+    for _ in range(rng.choice((1, 1, 2, 3, 5, 8))):
+        at = rng.randrange(hot_bytes) if rng.random() < 0.8 else \
+            rng.randrange(len(out))
+        kind = rng.random()
+        if kind < 0.4:
+            out[at] ^= 1 << rng.randrange(8)
+        elif kind < 0.7:
+            out[at] = rng.randrange(256)
+        elif kind < 0.85 and at + 8 <= len(out):
+            word = rng.choice((0, 2**64 - 1, 2**63, 2**64 - 8, 1 << 32,
+                               rng.getrandbits(64)))
+            struct.pack_into("<Q", out, at - at % 8, word)
+        else:
+            src = rng.randrange(len(out) - 8)
+            at8 = at - at % 8
+            if at8 + 8 <= len(out):
+                out[at8:at8 + 8] = out[src:src + 8]
+    if rng.random() < 0.1:
+        del out[rng.randrange(len(out)):]
+    return out
+
+
+def check(argv, env, keep, label, data, findings, codes):
+    try:
+        r = subprocess.run(argv, env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        findings.append((label, "hang", argv))
+        save(keep, label, data)
+        return
+    tool = os.path.basename(argv[0])
+    codes.setdefault(tool, {})
+    codes[tool][r.returncode] = codes[tool].get(r.returncode, 0) + 1
+    if r.returncode < 0 or r.returncode >= 128:
+        findings.append((label, f"crash rc {r.returncode}: "
+                         f"{r.stderr[-300:]!r}", argv))
+        save(keep, label, data)
+        return
+    if r.returncode == 0 and "--json" in argv:
+        try:
+            for line in r.stdout.decode("utf-8").splitlines():
+                if line.strip():
+                    json.loads(line)
+        except (UnicodeDecodeError, ValueError) as e:
+            findings.append((label, f"rc 0, invalid JSON: {e}", argv))
+            save(keep, label, data)
+
+
+def save(keep, label, data):
+    if keep:
+        os.makedirs(keep, exist_ok=True)
+        with open(os.path.join(keep, label), "wb") as f:
+            f.write(data)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--regions", type=int, default=10000)
+    ap.add_argument("--elfs", type=int, default=2000)
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", default="build/mutation-findings")
+    a = ap.parse_args()
+    a.build = os.path.abspath(a.build)
+    rng = random.Random(a.seed)
+    findings = []
+    codes = {}  # tool -> exit status -> runs
+    work = tempfile.mkdtemp(prefix="tslab-mutate.")
+    sleeper = subprocess.Popen(["sleep", "3600"])
+    try:
+        base = real_region(a.build, work)
+        retarget(base, sleeper.pid)
+        stats = os.path.join(work, "stats")
+        os.mkdir(stats, 0o700)
+        env = dict(os.environ, TSLAB_STATS_DIR=stats)
+        target = os.path.join(stats, f"tslab-{sleeper.pid}-1.stats")
+        dump = f"{a.build}/bin/stats_dump"
+        commands = [[dump, "-p", str(sleeper.pid), "--json"],
+                    [dump, "-p", str(sleeper.pid)],
+                    [dump, "--list", "--json"]]
+        t0 = time.time()
+        for i in range(a.regions):
+            data = mutate(rng, base, 512)
+            with open(target, "wb") as f:
+                f.write(data)
+            argv = commands[i % len(commands)]
+            check(argv, env, a.keep, f"region-{i}", data, findings, codes)
+        region_s = time.time() - t0
+
+        elf = os.path.join(work, "libtslab.so")
+        subprocess.run(["objcopy", "--strip-debug",
+                        f"{a.build}/lib/libtslab.so", elf], check=True)
+        with open(elf, "rb") as f:
+            elf_base = bytearray(f.read())
+        mutant = os.path.join(work, "mutant.so")
+        trace = f"{a.build}/bin/tslab-trace"
+        t0 = time.time()
+        for i in range(a.elfs):
+            data = mutate(rng, elf_base, min(len(elf_base), 8192))
+            # Half the runs hit the note and section tables at the end.
+            if i % 2:
+                data = bytearray(elf_base)
+                tail = len(data) - 4096
+                for _ in range(rng.choice((1, 2, 4))):
+                    data[rng.randrange(tail, len(data))] = rng.randrange(256)
+            with open(mutant, "wb") as f:
+                f.write(data)
+            check([trace, "--list", "--json", "--binary", mutant], os.environ,
+                  a.keep, f"elf-{i}", data, findings, codes)
+        elf_s = time.time() - t0
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"regions: {a.regions} mutated files, 3 commands in turn, "
+          f"{region_s:.0f} s; ELF files: {a.elfs}, {elf_s:.0f} s; "
+          f"seed {a.seed}")
+    for tool, by_code in sorted(codes.items()):
+        spread = ", ".join(f"rc {c}: {n}" for c, n in sorted(by_code.items()))
+        print(f"{tool} exit statuses: {spread}")
+    print(f"findings: {len(findings)}")
+    for label, what, argv in findings[:20]:
+        print(f"  {label}: {what} ({' '.join(argv)})")
+    return 1 if findings else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
