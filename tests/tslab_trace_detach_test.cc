@@ -14,11 +14,15 @@
 // after tslab-trace) and a process in a container (its own mount
 // namespace and root: its maps name files by paths that exist only
 // there, reached through /proc/PID/root).
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "tests/trace_test_util.h"
@@ -203,6 +207,86 @@ INSTANTIATE_TEST_SUITE_P(Signals, Detach,
                          [](const auto& info) {
                            return std::string(sigabbrev_np(info.param));
                          });
+
+// A reader that stops reading (a full pipe) kept tslab-trace blocked in a
+// write, deaf to SIGINT/SIGTERM (read through a signalfd), with the target
+// still trapping on every probe site; write errors were ignored and a
+// closed pipe killed it by SIGPIPE (issue 9, finding 7). Here its stdout is
+// a FIFO the test holds open and never reads.
+TEST(TraceOutputErrors, SignalOnAFullPipeStillDetaches) {
+  TSLAB_SKIP_UNLESS_ROOT();
+  TempDir tmp;
+  Demo d;
+  std::string exe, err;
+  ASSERT_TRUE(StartDemoCopy(
+      tmp.path(), {"--duration", "600", "--threads", "1", "--pause-ms", "1"},
+      &d, &exe, &err))
+      << err;
+  const pid_t pid = d.proc.pid();
+  const std::string fifo = tmp.path() + "/out.fifo";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  const int hold = open(fifo.c_str(), O_RDWR | O_CLOEXEC);  // never read
+  ASSERT_GE(hold, 0);
+  Subprocess t;
+  ASSERT_TRUE(StartProc({"/bin/sh", "-c", "exec \"$0\" \"$@\" > " + fifo,
+                         BuildDir() + "/bin/tslab-trace", "-p",
+                         std::to_string(pid), "--per-class", "--json", "0.01"},
+                        &t, &err))
+      << err;
+  TargetState during;
+  ASSERT_TRUE(WaitUntil([&] { return AllAttached(during = ReadState(pid, exe)); },
+                        kTimeout));
+  // 100 documents a second of several KiB: the pipe fills within a second;
+  // full once what it holds stops growing.
+  int queued = -1, before = -2;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        before = queued;
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        return ioctl(hold, FIONREAD, &queued) == 0 && queued > 16384 &&
+               queued == before;
+      },
+      kTimeout))
+      << "the pipe never filled: " << queued << " bytes";
+  ASSERT_TRUE(t.Signal(SIGINT));
+  ASSERT_TRUE(t.Wait(15)) << "tslab-trace blocked on the full pipe ignored SIGINT";
+  EXPECT_EQ(t.ExitCode(), 0) << t.Rest(Subprocess::kErr);
+  TargetState after;
+  EXPECT_TRUE(WaitUntil([&] { return AllDetached(after = ReadState(pid, exe)); },
+                        kTimeout));
+  close(hold);
+}
+
+TEST(TraceOutputErrors, WriteErrorsFailAndAClosedReaderEndsCleanly) {
+  TSLAB_SKIP_UNLESS_ROOT();
+  TempDir tmp;
+  Demo d;
+  std::string exe, err;
+  ASSERT_TRUE(StartDemoCopy(
+      tmp.path(), {"--duration", "600", "--threads", "1", "--pause-ms", "1"},
+      &d, &exe, &err))
+      << err;
+  const std::string trace = BuildDir() + "/bin/tslab-trace -p " +
+                            std::to_string(d.proc.pid());
+  Subprocess full;
+  ASSERT_TRUE(StartProc({"/bin/sh", "-c", "exec " + trace + " 0.1 3 > /dev/full"},
+                        &full, &err));
+  ASSERT_TRUE(full.Wait(kTimeout));
+  EXPECT_EQ(full.ExitCode(), 1);
+  EXPECT_NE(full.Rest(Subprocess::kErr).find("tslab-trace: writing stdout: No space"),
+            std::string::npos)
+      << full.Rest(Subprocess::kErr);
+  // `| head -1`: the reader goes away after one line; not a SIGPIPE death.
+  Subprocess head;
+  ASSERT_TRUE(StartProc({"/bin/bash", "-c",
+                         "set -o pipefail; " + trace + " 0.05 | head -1"},
+                        &head, &err));
+  ASSERT_TRUE(head.Wait(kTimeout));
+  EXPECT_EQ(head.ExitCode(), 0) << head.Rest(Subprocess::kErr);
+  TargetState after;
+  EXPECT_TRUE(WaitUntil([&] { return AllDetached(after = ReadState(d.proc.pid(), exe)); },
+                        kTimeout));
+}
 
 // --binary: every process that runs the file, even one that starts after
 // tslab-trace (the kernel raises its semaphores when it maps the file).

@@ -12,11 +12,15 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -106,13 +110,22 @@ std::string ArgTypes(const UsdtNote& n) {
   return s;
 }
 
+// The end of a stdio output: a write error is one (ENOSPC on /dev/full),
+// the reader going away (EPIPE, SIGPIPE ignored) is not.
+Status FlushStdout() {
+  if (std::fflush(stdout) == 0 && !std::ferror(stdout)) return Status::Ok();
+  if (errno == EPIPE) return Status::Ok();
+  return Status::Error(kExitFailure,
+                       std::string("writing stdout: ") + std::strerror(errno));
+}
+
 // --list: the tslab probes of each target file.
 Status List(const Options& o, const std::vector<TraceTarget>& targets) {
   if (o.json) {
     nlohmann::ordered_json doc = nlohmann::ordered_json::array();
     for (const TraceTarget& t : targets) doc.push_back(ListJson(t.shown, t.notes));
     std::printf("%s\n", tools::JsonText(doc).c_str());
-    return Status::Ok();
+    return FlushStdout();
   }
   for (const TraceTarget& t : targets) {
     std::printf("%s\n", t.shown.c_str());
@@ -139,7 +152,7 @@ Status List(const Options& o, const std::vector<TraceTarget>& targets) {
       }
     }
   }
-  return Status::Ok();
+  return FlushStdout();
 }
 
 // Whether the traced process is gone (fallback when pidfd is missing).
@@ -198,6 +211,61 @@ void SayTracing(const Options& o, const Tracer& tracer,
   }
 }
 
+// How a write of the output ended.
+enum class Written { kAll, kSignal, kReaderGone };
+
+// Writes text to stdout without letting a reader that stopped reading (a
+// full pipe) hold the probes attached: it waits for room and for the
+// signalfd (sfd, -1: none) together, and a signal ends the write. EPIPE
+// (SIGPIPE is ignored) is the reader going away, as with `| head -1`: not
+// an error. Any other write error is (e.g. ENOSPC on /dev/full).
+Status WriteOut(const std::string& text, int sfd, Written* how) {
+  size_t off = 0;
+  while (off < text.size()) {
+    pollfd fds[2] = {{STDOUT_FILENO, POLLOUT, 0}, {sfd, POLLIN, 0}};
+    const int r = poll(fds, sfd >= 0 ? 2 : 1, -1);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return Status::Error(kExitFailure,
+                           std::string("poll: ") + std::strerror(errno));
+    }
+    if (sfd >= 0 && (fds[1].revents & POLLIN)) {
+      *how = Written::kSignal;
+      return Status::Ok();
+    }
+    if (fds[0].revents == 0) continue;
+    // At most one page: after POLLOUT a pipe takes it without blocking.
+    const size_t n = std::min<size_t>(text.size() - off, 4096);
+    const ssize_t w = write(STDOUT_FILENO, text.data() + off, n);
+    if (w < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      if (errno == EPIPE) {
+        *how = Written::kReaderGone;
+        return Status::Ok();
+      }
+      return Status::Error(kExitFailure, std::string("writing stdout: ") +
+                                             std::strerror(errno));
+    }
+    off += static_cast<size_t>(w);
+  }
+  *how = Written::kAll;
+  return Status::Ok();
+}
+
+// What PrintInterval writes, as a string (then WriteOut).
+std::string IntervalText(const ReportConfig& rc, const tt_totals& delta,
+                         const tt_totals& total, const IntervalInfo& info) {
+  char* buf = nullptr;
+  size_t len = 0;
+  FILE* mem = open_memstream(&buf, &len);
+  if (mem == nullptr) return "";
+  PrintInterval(rc, delta, total, info, mem);
+  std::fclose(mem);
+  std::string text(buf, len);
+  std::free(buf);
+  return text;
+}
+
 // Prints an interval every o.interval seconds until count, a signal
 // (readable sfd) or the target's exit (readable pidfd, or gone from /proc
 // when there is no pidfd). *exited: the target exited.
@@ -242,7 +310,15 @@ Status Loop(const Options& o, const Tracer& tracer, const ReportConfig& rc,
     info.realtime_ns = NowNs(CLOCK_REALTIME);
     info.target_exited = *exited;
     info.final = stop || *exited || (o.count > 0 && i >= o.count);
-    PrintInterval(rc, Subtract(cur, prev), cur, info, stdout);
+    Written how = Written::kAll;
+    if (Status s = WriteOut(IntervalText(rc, Subtract(cur, prev), cur, info),
+                            sfd, &how);
+        !s.ok()) {
+      return s;
+    }
+    // A signal while the reader keeps the pipe full, or no reader: detach
+    // now; the interval is not printed whole.
+    if (how != Written::kAll) return Status::Ok();
     prev = cur;
     last = now;
     if (info.final) return Status::Ok();
@@ -366,7 +442,17 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "tslab-trace: %s (see --help)\n", usage.c_str());
     return kExitUsage;
   }
-  Status s = Run(o);
+  // A reader that goes away is seen as EPIPE (WriteOut), not a death by
+  // SIGPIPE (rc 141) that would skip the detach.
+  std::signal(SIGPIPE, SIG_IGN);
+  Status s;
+  try {
+    s = Run(o);
+  } catch (const std::exception& e) {
+    s = Status::Error(kExitFailure, std::string("internal error: ") + e.what());
+  } catch (...) {
+    s = Status::Error(kExitFailure, "internal error");
+  }
   if (!s.ok()) std::fprintf(stderr, "tslab-trace: %s\n", s.message.c_str());
   return s.code;
 }
