@@ -213,15 +213,23 @@ INSTANTIATE_TEST_SUITE_P(Signals, Detach,
 // still trapping on every probe site; write errors were ignored and a
 // closed pipe killed it by SIGPIPE (issue 9, finding 7). Here its stdout is
 // a FIFO the test holds open and never reads.
-TEST(TraceOutputErrors, SignalOnAFullPipeStillDetaches) {
-  TSLAB_SKIP_UNLESS_ROOT();
+class TraceOutputErrors : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    TSLAB_SKIP_UNLESS_ROOT();
+    std::string err;
+    ASSERT_TRUE(StartDemoCopy(
+        tmp.path(), {"--duration", "600", "--threads", "1", "--pause-ms", "1"},
+        &d, &exe, &err))
+        << err;
+  }
   TempDir tmp;
   Demo d;
-  std::string exe, err;
-  ASSERT_TRUE(StartDemoCopy(
-      tmp.path(), {"--duration", "600", "--threads", "1", "--pause-ms", "1"},
-      &d, &exe, &err))
-      << err;
+  std::string exe;
+};
+
+TEST_F(TraceOutputErrors, SignalOnAFullPipeStillDetaches) {
+  std::string err;
   const pid_t pid = d.proc.pid();
   const std::string fifo = tmp.path() + "/out.fifo";
   ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
@@ -257,15 +265,8 @@ TEST(TraceOutputErrors, SignalOnAFullPipeStillDetaches) {
   close(hold);
 }
 
-TEST(TraceOutputErrors, WriteErrorsFailAndAClosedReaderEndsCleanly) {
-  TSLAB_SKIP_UNLESS_ROOT();
-  TempDir tmp;
-  Demo d;
-  std::string exe, err;
-  ASSERT_TRUE(StartDemoCopy(
-      tmp.path(), {"--duration", "600", "--threads", "1", "--pause-ms", "1"},
-      &d, &exe, &err))
-      << err;
+TEST_F(TraceOutputErrors, WriteErrorsFailAndAClosedReaderEndsCleanly) {
+  std::string err;
   const std::string trace = BuildDir() + "/bin/tslab-trace -p " +
                             std::to_string(d.proc.pid());
   Subprocess full;
