@@ -69,6 +69,25 @@ def retarget(image, pid):
     struct.pack_into("<qQ", image, 24, pid, start_ticks(pid))
 
 
+def elf_regions(elf):
+    """(offset, size) of the ELF header and program headers, the
+    .note.stapsdt section, and the section header table (ELF64)."""
+    shoff, = struct.unpack_from("<Q", elf, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", elf, 0x3a)
+    def section(i):
+        name, _, _, _, off, size = struct.unpack_from(
+            "<IIQQQQ", elf, shoff + i * shentsize)
+        return name, off, size
+    _, strtab, _ = section(shstrndx)
+    notes = (0, 4096)
+    for i in range(shnum):
+        name, off, size = section(i)
+        end = elf.index(b"\0", strtab + name)
+        if elf[strtab + name:end] == b".note.stapsdt":
+            notes = (off, size)
+    return [(0, 4096), notes, (shoff, shnum * shentsize)]
+
+
 def mutate(rng, data, hot_bytes):
     out = bytearray(data)
     for _ in range(rng.choice((1, 1, 2, 3, 5, 8))):
@@ -168,14 +187,14 @@ def main():
         mutant = os.path.join(work, "mutant.so")
         trace = f"{a.build}/bin/tslab-trace"
         t0 = time.time()
+        regions = elf_regions(elf_base)
         for i in range(a.elfs):
-            data = mutate(rng, elf_base, min(len(elf_base), 8192))
-            # Half the runs hit the note and section tables at the end.
-            if i % 2:
-                data = bytearray(elf_base)
-                tail = len(data) - 4096
-                for _ in range(rng.choice((1, 2, 4))):
-                    data[rng.randrange(tail, len(data))] = rng.randrange(256)
+            # In turn: the ELF and program headers, the USDT notes (their
+            # strings and addresses), the section header table.
+            start, size = regions[i % len(regions)]
+            data = bytearray(elf_base)
+            part = mutate(rng, elf_base[start:start + size], size)
+            data[start:start + size] = part[:size].ljust(size, b"\0")
             with open(mutant, "wb") as f:
                 f.write(data)
             check([trace, "--list", "--json", "--binary", mutant], os.environ,

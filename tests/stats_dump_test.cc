@@ -19,6 +19,7 @@
 
 #include "tests/stats_fields.h"
 #include "tests/tool_test_util.h"
+#include "tools/common/terminal_text.h"
 #include "tslab/stats_region.h"
 #include "tslab/tslab.h"
 
@@ -325,6 +326,38 @@ TEST_F(StatsDumpTest, NamesThatAreNotUtf8GiveValidJson) {
   ASSERT_EQ(list.code, 0) << list.err;
   EXPECT_NE(list.out.find(shown), std::string::npos) << list.out;
   EXPECT_NO_THROW((void)JsonLines(list.out));
+}
+
+// Names and command lines went raw to the terminal (an OSC sequence in an
+// allocator name retitled the window of whoever ran stats_dump), and
+// --list's 48-character cut split UTF-8 characters (issue 9, finding 6).
+TEST_F(StatsDumpTest, TextViewsShowControlBytesEscapedAndWholeCharacters) {
+  std::string name = "x\x1b]0;pwned\x07\x1b[2J";
+  for (int i = 0; i < 30; ++i) name += "\xc3\xa9";  // cut somewhere in these
+  Demo demo(dir_.path(), name, {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  const std::string pid = std::to_string(demo.pid());
+  const auto expect_safe = [](const std::string& text, const char* what) {
+    EXPECT_EQ(text.find('\x1b'), std::string::npos) << what << ": " << text;
+    EXPECT_EQ(text.find('\x07'), std::string::npos) << what;
+    for (size_t i = 0; i < text.size();) {
+      const size_t n = tslab::tools::Utf8CharLength(text, i);
+      ASSERT_NE(n, 0u) << what << ": broken UTF-8 at byte " << i;
+      i += n;
+    }
+  };
+  RunResult view = StatsDump(dir_.path(), {"-p", pid});  // text on stderr
+  ASSERT_EQ(view.code, 0) << view.err;
+  expect_safe(view.err, "text view");
+  EXPECT_NE(view.err.find("x\\x1b]0;pwned\\x07"), std::string::npos) << view.err;
+  RunResult list = StatsDump(dir_.path(), {"--list"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  expect_safe(list.out, "--list");
+  EXPECT_NE(list.out.find("..."), std::string::npos) << "not cut: " << list.out;
+  RunResult doctor =
+      StatsDump(dir_.path(), {"--doctor", "-p", pid, "--window", "0.2"});
+  EXPECT_LE(doctor.code, 2) << doctor.err;
+  expect_safe(doctor.out, "--doctor");
 }
 
 TEST_F(StatsDumpTest, SeveralAllocatorsGiveOneDocumentEachUnlessOneIsPicked) {

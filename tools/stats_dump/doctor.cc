@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <set>
 
+#include "tools/common/terminal_text.h"
+
 namespace tslab::stats_dump {
 namespace {
 
@@ -529,11 +531,12 @@ Exit ExitFor(Severity worst) {
 
 std::string DoctorText(const DoctorRun& r, bool verbose) {
   std::string out = "tslab doctor: pid " + std::to_string(r.pid) + " (" +
-                    r.command + "), window " + Num("%.2f s", r.window_seconds) +
+                    tools::TerminalSafe(r.command) + "), window " + Num("%.2f s", r.window_seconds) +
                     ", thresholds: " + r.config_source + "\n";
   int counts[4] = {0, 0, 0, 0};
   for (const RegionIdentity& a : r.allocators) {
-    out += "allocator " + std::to_string(a.allocator_id) + " \"" + a.name + "\":\n";
+    out += "allocator " + std::to_string(a.allocator_id) + " \"" +
+           tools::TerminalSafe(a.name) + "\":\n";
     int shown = 0;
     for (Severity s : {Severity::kCritical, Severity::kWarning, Severity::kInfo}) {
       for (const Finding& f : r.diagnosis.findings) {
@@ -542,7 +545,7 @@ std::string DoctorText(const DoctorRun& r, bool verbose) {
         ++shown;
         char head[32];
         std::snprintf(head, sizeof(head), "  %-9s", Upper(SeverityName(s)).c_str());
-        out += head + f.check + ": " + f.message;
+        out += head + f.check + ": " + tools::TerminalSafe(f.message);
         if (f.threshold) {
           out += " [measured " + FormatValue(f.measured, f.unit) + ", threshold " +
                  (f.direction == Direction::kAbove ? "> " : "< ") +

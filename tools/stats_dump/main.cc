@@ -29,6 +29,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/common/json_text.h"
+#include "tools/common/terminal_text.h"
 #include "tools/stats_dump/doctor.h"
 #include "tools/stats_dump/doctor_config.h"
 #include "tools/stats_dump/region_reader.h"
@@ -273,7 +274,8 @@ Status RunList(const Options& o) {
     const std::string id = l.note.empty() ? std::to_string(l.allocator_id) : "?";
     const std::string name = l.note.empty() ? l.name : "(" + l.note + ")";
     std::snprintf(line, sizeof(line), "%-8d %-6s %-20s %9.1fs  %s\n", l.pid,
-                  id.c_str(), name.c_str(), l.uptime_s, l.short_command.c_str());
+                  id.c_str(), tools::TerminalSafe(name).c_str(), l.uptime_s,
+                  tools::TerminalSafe(l.short_command).c_str());
     out += line;
   }
   return WriteOut(out);

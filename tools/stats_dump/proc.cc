@@ -10,6 +10,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "tools/common/terminal_text.h"
+
 namespace tslab::stats_dump {
 
 bool ReadSmallFile(const std::string& path, std::string* out) {
@@ -97,8 +99,8 @@ std::string FormatCmdline(std::string cmd, const ProcInfo& p, size_t max_len,
     if (c == '\0' || c == '\n' || c == '\t') c = ' ';
   }
   if (cmd.empty()) cmd = "[" + p.comm + "]";
-  if (cmd.size() > max_len) cmd = cmd.substr(0, max_len - 3) + "...";
-  return cmd;
+  // In characters: a cut inside a multibyte character would break it.
+  return tools::CutChars(cmd, max_len);
 }
 
 std::string ReadCmdline(const ProcInfo& p, size_t max_len, CmdlineForm form) {

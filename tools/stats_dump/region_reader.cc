@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tools/common/terminal_text.h"
 #include "tslab/stats_region.h"
 #include "tslab/tslab.h"
 
@@ -331,9 +332,11 @@ std::string FormatListing(const std::vector<LiveRegion>& live) {
   std::map<int, std::vector<std::string>> by_pid;
   std::map<int, std::string> cmd;
   for (const LiveRegion& l : live) {
-    by_pid[l.pid].push_back(l.note.empty() ? (l.name.empty() ? "#" + std::to_string(l.allocator_id) : l.name)
-                                           : "?");
-    cmd[l.pid] = l.short_command;
+    by_pid[l.pid].push_back(
+        l.note.empty() ? (l.name.empty() ? "#" + std::to_string(l.allocator_id)
+                                         : tools::TerminalSafe(l.name))
+                       : "?");
+    cmd[l.pid] = tools::TerminalSafe(l.short_command);
   }
   std::string s;
   for (const auto& [pid, names] : by_pid) {

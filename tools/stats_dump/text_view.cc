@@ -3,6 +3,8 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "tools/common/terminal_text.h"
+
 namespace tslab::stats_dump {
 namespace {
 
@@ -54,8 +56,9 @@ std::string TextView(const Sample& cur, const Sample* prev,
   std::string out;
   out += Fmt("tslab pid %d (%s) allocator %llu \"%s\"  epoch %u: %u active, "
              "%u closing, %u drained\n",
-             cur.snap.pid, command.c_str(),
-             static_cast<unsigned long long>(id.allocator_id), id.name.c_str(),
+             cur.snap.pid, tools::TerminalSafe(command).c_str(),
+             static_cast<unsigned long long>(id.allocator_id),
+             tools::TerminalSafe(id.name).c_str(),
              g.current_epoch, g.active_epoch_count, g.closing_epoch_count,
              g.drained_epoch_count);
   out += Fmt("  slabs   net %s (%s)  new %s  recycled %s  reused %s  "
