@@ -8,6 +8,7 @@
 // the uprobe PMU's format directory. Root only (the rest is skipped with
 // the reason), as the privileged checks need a privileged caller to drop.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include <string>
@@ -106,6 +107,9 @@ TEST_F(TraceErrors, Usage) {
   ExpectOneLine(RunTool({Tracer(), "-p", "0"}), 2, "not a process id");
   ExpectOneLine(RunTool({Tracer(), "-p", pid_, "--no-such-flag"}), 2,
                 "--no-such-flag");
+  // An empty --probe meant every probe (issue 9, finding 13).
+  ExpectOneLine(RunTool({Tracer(), "-p", pid_, "--probe", ""}), 2,
+                "--probe: no probe named");
 }
 
 TEST_F(TraceErrors, NotPrivileged) {
@@ -115,6 +119,18 @@ TEST_F(TraceErrors, NotPrivileged) {
   const std::string copy = bin.path() + "/tslab-trace";
   ASSERT_TRUE(CopyFile(Tracer(), copy));
   ExpectOneLine(RunTool({copy, "-p", pid_, "1", "1"}, 65534), 3, "root");
+}
+
+// Root refused a process (here: PID 1 seen from a container) was told to
+// "run as root" (issue 9, finding 13).
+TEST_F(TraceErrors, RootRefusedIsNotToldToRunAsRoot) {
+  struct stat st;
+  if (stat("/proc/1/exe", &st) == 0 || errno != EACCES) {
+    GTEST_SKIP() << "root may read /proc/1/exe here: nothing refuses root";
+  }
+  Result r = RunTool({Tracer(), "-p", "1", "1", "1"});
+  ExpectOneLine(r, 3, "even as root");
+  EXPECT_EQ(r.err.find("(run as root)"), std::string::npos) << r.err;
 }
 
 TEST_F(TraceErrors, NoKernelBtf) {
@@ -150,6 +166,11 @@ TEST_F(TraceErrors, NoSuchProcess) {
                 "no such process");
   ExpectOneLine(RunTool({Tracer(), "--binary", tmp_.path() + "/nothing"}), 5,
                 "no such file");
+  // A directory was "invalid file descriptor" (exit 6; issue 9, finding 13).
+  ExpectOneLine(RunTool({Tracer(), "--binary", "/etc", "1", "1"}), 5,
+                "not a regular file");
+  ExpectOneLine(RunTool({Tracer(), "--list", "--binary", "/etc"}), 5,
+                "not a regular file");
 }
 
 TEST_F(TraceErrors, NoTslabProbes) {

@@ -437,6 +437,8 @@ int Main(int argc, char** argv) {
     usage = "interval must be a positive number of seconds";
   } else if (o.count < 0) {
     usage = "count must not be negative";
+  } else if (app.count("--probe") && o.probes.empty()) {
+    usage = "--probe: no probe named (leave --probe out to trace them all)";
   }
   if (!usage.empty()) {
     std::fprintf(stderr, "tslab-trace: %s (see --help)\n", usage.c_str());

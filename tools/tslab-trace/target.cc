@@ -51,9 +51,15 @@ Status ResolvePidTargets(pid_t pid, std::vector<TraceTarget>* out) {
   struct stat exe_st;
   if (stat(exe.c_str(), &exe_st) != 0) {
     if (errno == EACCES || errno == EPERM) {
-      return Status::Error(kExitNoPrivilege,
-                           "cannot read " + exe + ": " + std::strerror(errno) +
-                               " (run as root)");
+      // Root can be refused too: a process of another user namespace
+      // (a container's init seen from inside), or a ptrace policy.
+      const std::string why =
+          geteuid() == 0
+              ? " (even as root: the process is outside this user namespace, "
+                "or a ptrace policy such as Yama or the container's denies it)"
+              : " (run as root)";
+      return Status::Error(kExitNoPrivilege, "cannot read " + exe + ": " +
+                                                 std::strerror(errno) + why);
     }
     if (errno == ENOENT) {
       // A kernel thread or a zombie has no executable: nothing to trace.
@@ -108,6 +114,11 @@ Status ResolveBinaryTarget(const std::string& path,
   struct stat st;
   if (stat(path.c_str(), &st) != 0) {
     return Status::Error(kExitNoTarget, "no such file: " + path);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Status::Error(kExitNoTarget,
+                         "not a regular file (an executable or a library): " +
+                             path);
   }
   std::vector<UsdtNote> notes;
   std::string err;
