@@ -160,6 +160,28 @@ TEST(AllocLimits, AddressSpaceExhaustion) {
   EXPECT_EQ(tslab_malloc(a.get(), size, 0), victim);
 }
 
+// Allocator ids are 12 bits of every handle: 4,095 may be live at once.
+// The next create said "out of memory" (issue 9, finding 13); it says
+// why now, and a destroy makes room again.
+TEST(AllocLimits, TooManyAllocatorsSaysSo) {
+  tslab_options o = TestOptions();
+  o.max_bytes = 1u << 20;  // a small reservation each
+  o.purge_delay_ms = 0;
+  std::vector<AllocatorPtr> live;
+  for (;;) {
+    tslab_allocator* a = tslab_create(&o);
+    if (a == nullptr) break;
+    live.emplace_back(a);
+    ASSERT_LE(live.size(), 4095u);
+  }
+  EXPECT_EQ(tslab_last_error(), TSLAB_E_TOO_MANY);
+  // Other tests' allocators may be live in this process: at most 4,095.
+  EXPECT_GE(live.size(), 4000u);
+  live.pop_back();
+  AllocatorPtr again(tslab_create(&o));
+  EXPECT_NE(again, nullptr);
+}
+
 // ---- pointer frees ----
 
 TEST_F(AllocFree, PointerRoundTrip) {

@@ -37,6 +37,7 @@ TEST(CppStatus, MirrorsTheCCodes) {
       {Status::kRegionVersion, TSLAB_E_REGION_VERSION},
       {Status::kRegionTruncated, TSLAB_E_REGION_TRUNCATED},
       {Status::kSystem, TSLAB_E_SYSTEM},
+      {Status::kTooMany, TSLAB_E_TOO_MANY},
   };
   std::set<std::string> messages;
   for (const auto& [cpp, c] : pairs) {

@@ -81,7 +81,9 @@ typedef enum tslab_status {
   TSLAB_E_REGION_CORRUPT = 11,  /* stats region: bad magic or offsets */
   TSLAB_E_REGION_VERSION = 12,  /* stats region: other layout version */
   TSLAB_E_REGION_TRUNCATED = 13,/* stats region: shorter than it says */
-  TSLAB_E_SYSTEM = 14           /* an OS call failed; errno kept */
+  TSLAB_E_SYSTEM = 14,          /* an OS call failed; errno kept */
+  TSLAB_E_TOO_MANY = 15         /* 4,095 allocators live already (ids are
+                                   12 bits of every handle) */
 } tslab_status;
 
 /* Where the counter region lives. DEFAULT: a file in the directory named

@@ -46,6 +46,7 @@ enum class Status : int {
   kRegionVersion = TSLAB_E_REGION_VERSION,
   kRegionTruncated = TSLAB_E_REGION_TRUNCATED,
   kSystem = TSLAB_E_SYSTEM,
+  kTooMany = TSLAB_E_TOO_MANY,
 };
 
 inline const char* ToString(Status s) {

@@ -64,7 +64,7 @@ bool Allocator::Init(const tslab_options& opts, tslab_status* err) {
 
   id_ = AcquireAllocatorId();
   if (id_ == 0) {
-    *err = TSLAB_E_NO_MEMORY;
+    *err = TSLAB_E_TOO_MANY;
     return false;
   }
   if (!arena_.Init(max_bytes, page_size_)) {

@@ -117,6 +117,7 @@ const char* tslab_strerror(tslab_status s) {
     case TSLAB_E_REGION_VERSION: return "stats region has another layout version";
     case TSLAB_E_REGION_TRUNCATED: return "stats region is truncated";
     case TSLAB_E_SYSTEM: return "system call failed";
+    case TSLAB_E_TOO_MANY: return "too many live allocators (at most 4,095)";
   }
   return "unknown tslab status";
 }
