@@ -13,5 +13,6 @@ all: $(BIN)/stats_dump
 
 # tests/stats_fields_test checks the JSON of the counter lists through the
 # tool's own function (no process), and the docs of the source tree.
-TEST_EXTRA_OBJS_stats_fields_test := $(OBJ)/tools/stats_dump/snapshot_json.o
+TEST_EXTRA_OBJS_stats_fields_test := $(OBJ)/tools/stats_dump/snapshot_json.o \
+  $(OBJ)/tools/stats_dump/label_text.o
 $(OBJ)/tests/stats_fields_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'

@@ -18,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tools/stats_dump/label_text.h"
 #include "tslab/stats_region.h"
 #include "tslab/tslab.h"
 
@@ -241,7 +242,8 @@ Status Region::Open(const std::string& path, const ProcInfo& proc,
   r->id_.path = path;
   r->id_.pid = proc.pid;
   r->id_.allocator_id = h.allocator_id;
-  r->id_.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
+  // Any bytes may be there: shown as valid UTF-8 (label_text.h).
+  r->id_.name = CleanLabel(h.name, sizeof(h.name));
   r->id_.create_realtime_ns = h.create_realtime_ns;
   *out = std::move(r);
   return Status::Ok();

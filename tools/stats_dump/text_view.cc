@@ -3,6 +3,9 @@
 #include <cstdarg>
 #include <cstdio>
 
+#include "tools/stats_dump/label_text.h"
+#include "tools/stats_dump/snapshot_json.h"
+
 namespace tslab::stats_dump {
 namespace {
 
@@ -131,6 +134,24 @@ std::string TextView(const Sample& cur, const Sample* prev,
     } else {
       out += "\n";
     }
+  }
+  // Epochs that are open, closing, held by a domain or labelled: the
+  // others (idle, drained and unnamed) say nothing.
+  bool header = false;
+  for (const TslabEpochStats& e : cur.snap.epochs) {
+    const bool open = e.state == TSLAB_EPOCH_ACTIVE || e.state == TSLAB_EPOCH_CLOSING;
+    if (!open && e.refcount == 0 && e.label[0] == '\0') continue;
+    if (!header) {
+      out += Fmt("  %5s %-8s %8s %8s %9s %4s  %s\n", "epoch", "state", "age",
+                 "live", "bytes", "refs", "label");
+      header = true;
+    }
+    out += Fmt("  %5u %-8s %8s %8s %9s %4llu  %s\n", e.epoch_id,
+               EpochStateName(e.state), Fmt("%.1f s", D(e.age_ns) / 1e9).c_str(),
+               HumanCount(D(e.live_objects)).c_str(),
+               HumanBytes(D(e.live_bytes)).c_str(),
+               static_cast<unsigned long long>(e.refcount),
+               CleanLabel(e.label, sizeof(e.label)).c_str());
   }
   return out;
 }
