@@ -3,3 +3,5 @@
 # strictly: -std=c11 -pedantic on top of the usual -Wall -Wextra -Werror.
 $(OBJ)/tests/compat_c11.o: CFLAGS += -pedantic
 TEST_EXTRA_OBJS_compat_test := $(OBJ)/tests/compat_c11.o
+# epoch_label_test checks stats_dump's label text helpers directly.
+TEST_EXTRA_OBJS_epoch_label_test := $(OBJ)/tools/stats_dump/label_text.o
