@@ -182,7 +182,10 @@ typedef enum tslab_epoch_state {
   X(ADD, COUNT, uint64_t, total_current_partial_cas_failures)              \
   X(ADD, COUNT, uint64_t, total_bitmap_alloc_attempts)                     \
   X(ADD, COUNT, uint64_t, total_bitmap_free_attempts)                      \
-  X(ADD, COUNT, uint64_t, total_current_partial_cas_attempts)
+  X(ADD, COUNT, uint64_t, total_current_partial_cas_attempts)              \
+  /* the original's struct field of the META member's name: filled by */   \
+  /* the compat slab_stats_global (this process's RSS), else 0 */           \
+  X(HIDE, GAUGE, uint64_t, rss_bytes_current)
 
 #define TSLAB_EPOCH_STATS_FIELDS(X)                                          \
   X(ADD, CONST, uint32_t, epoch_id)                                          \
@@ -272,7 +275,7 @@ TSLAB_STATIC_ASSERT(offsetof(SlabGlobalStats, total_madvise_failures) == 96 &&
                         offsetof(SlabGlobalStats, purge_delay_ms) == 232 &&
                         offsetof(SlabGlobalStats,
                                  total_current_partial_cas_attempts) == 280 &&
-                        sizeof(SlabGlobalStats) == 288,
+                        sizeof(SlabGlobalStats) == 296,
                     "SlabGlobalStats: fields are only appended")
 TSLAB_STATIC_ASSERT(offsetof(TslabEpochStats, era) == 8 &&
                         offsetof(TslabEpochStats, close_calls) == 80 &&

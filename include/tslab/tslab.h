@@ -167,7 +167,9 @@ tslab_status tslab_purge(tslab_allocator* a);
 
 /* Epoch domains: a scoped lifetime bound to one epoch, with a reference
  * count. Enter/exit nest and may come from any thread; with auto_close the
- * last exit closes the epoch. A domain remembers the epoch's era: if the
+ * last exit closes the epoch, unless another domain is still inside a
+ * scope of the same epoch (its refcount below is not 0): then the last of
+ * them to exit, if it has auto_close, closes it. A domain remembers the epoch's era: if the
  * slot was reopened since, its close is refused (TSLAB_E_STALE_DOMAIN).
  * The epoch's refcount (TslabEpochStats.refcount) counts the domains
  * inside a scope of it: +1 on a domain's first enter, -1 on its last exit

@@ -83,8 +83,14 @@ tslab_status tslab_domain_exit(tslab_domain* d) {
     if (n == 0) return Fail(TSLAB_E_INVALID_ARG);  // exit without enter
   } while (!d->refcount.compare_exchange_weak(n, n - 1,
                                               std::memory_order_acq_rel));
-  if (n == 1) (void)d->impl->EpochRefAdd(d->epoch, d->era, -1);
-  if (n == 1 && d->auto_close) return d->impl->EpochClose(d->epoch, d->era);
+  if (n != 1) return TSLAB_OK;
+  (void)d->impl->EpochRefAdd(d->epoch, d->era, -1);
+  // Auto-close only when no other domain is inside a scope of the epoch
+  // (the original's rule): a nested domain over the same epoch does not
+  // close it under its enclosing one.
+  if (d->auto_close && d->impl->EpochRefcount(d->epoch) == 0) {
+    return d->impl->EpochClose(d->epoch, d->era);
+  }
   return TSLAB_OK;
 }
 
