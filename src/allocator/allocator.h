@@ -290,9 +290,6 @@ class Allocator {
   Arena arena_;
   StatsRegion region_;
   std::mutex advance_mu_;
-  // Epoch labels' writers and refcount changes (epoch_meta.cc); after
-  // advance_mu_ in the lock order (OpenEpoch resets both under both).
-  mutable std::mutex meta_mu_;
   std::atomic<uint32_t> current_epoch_{0};
   EpochSlot epochs_[kNumEpochs];
   ClassState classes_[kNumClasses];
@@ -310,6 +307,11 @@ class Allocator {
   Allocator* purge_next_ = nullptr;
   Allocator* purge_prev_ = nullptr;
   std::atomic<bool> purge_armed_{false};
+
+  // Epoch labels' writers and refcount changes (epoch_meta.cc); after
+  // advance_mu_ in the lock order (OpenEpoch resets both under both). Last:
+  // the cold members leave the fast path's fields where they were.
+  mutable std::mutex meta_mu_;
 };
 
 // ---------------- fast paths ----------------
