@@ -135,12 +135,12 @@ std::string TextView(const Sample& cur, const Sample* prev,
       out += "\n";
     }
   }
-  // Epochs that are open, closing, held by a domain or labelled: the
-  // others (idle, drained and unnamed) say nothing.
+  // Epochs that are open, closing or held by a domain scope: idle and
+  // drained ones hold nothing to look at.
   bool header = false;
   for (const TslabEpochStats& e : cur.snap.epochs) {
     const bool open = e.state == TSLAB_EPOCH_ACTIVE || e.state == TSLAB_EPOCH_CLOSING;
-    if (!open && e.refcount == 0 && e.label[0] == '\0') continue;
+    if (!open && e.refcount == 0) continue;
     if (!header) {
       out += Fmt("  %5s %-8s %8s %8s %9s %4s  %s\n", "epoch", "state", "age",
                  "live", "bytes", "refs", "label");
