@@ -207,7 +207,7 @@ typedef struct TslabRegionShard {
  * two reads of an even, unchanged `seq` and retries otherwise, so it never
  * sees half of one label and half of another. `text` holds
  * TSLAB_EPOCH_LABEL_MAX bytes, NUL-padded, always NUL-terminated; every
- * access is a 64-bit relaxed atomic (the fences order them). Readers: use
+ * access is a 64-bit atomic (release stores, acquire loads). Readers: use
  * tslab_region_snapshot (TslabEpochStats.label). One cache line each. */
 typedef struct TslabRegionLabel {
   uint64_t seq;
