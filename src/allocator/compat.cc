@@ -99,6 +99,18 @@ void slab_allocator_free(SlabAllocator* alloc) {
   tslab_destroy(alloc);
 }
 
+// Declared with a compile-time error on calls (slab_alloc.h says why);
+// defined for the address-taking and a compiler without the attribute: a
+// call changes nothing (no storage of ours is there to initialise).
+void allocator_init(SlabAllocator* alloc) {
+  (void)alloc;
+  tslab::internal::SetLastError(TSLAB_E_INVALID_ARG);
+}
+void allocator_destroy(SlabAllocator* alloc) {
+  (void)alloc;
+  tslab::internal::SetLastError(TSLAB_E_INVALID_ARG);
+}
+
 // ---- handles and malloc-style ----
 void* alloc_obj_epoch(SlabAllocator* alloc, uint32_t size, EpochId epoch,
                       SlabHandle* out) {

@@ -44,12 +44,16 @@ static void CoreApi(void) {
   /* allocator_init/allocator_destroy are declared but cannot be called
    * (a compile-time error, tests/compat_build_test.cc); their addresses
    * can still be named. */
-  void (*init_fn)(SlabAllocator*) = allocator_init;
-  void (*destroy_fn)(SlabAllocator*) = allocator_destroy;
-  CHECK(init_fn != NULL && destroy_fn != NULL);
+  void (*volatile init_fn)(SlabAllocator*) = allocator_init;
+  void (*volatile destroy_fn)(SlabAllocator*) = allocator_destroy;
 
   CHECK(a != NULL);
   if (a == NULL) return;
+  /* Through a pointer: a no-op that says why. */
+  init_fn(a);
+  CHECK(tslab_last_error() == TSLAB_E_INVALID_ARG);
+  destroy_fn(a);
+  CHECK(tslab_last_error() == TSLAB_E_INVALID_ARG);
   CHECK(SLAB_PAGE_SIZE == 4096u);
   e = epoch_current(a);
   CHECK(e == 0);

@@ -20,7 +20,8 @@
  *   - allocator_init()/allocator_destroy() cannot be honoured: the
  *     allocator is opaque, so no caller can provide storage of its size.
  *     A call does not compile (GCC and Clang: an error naming the
- *     replacement); use slab_allocator_create()/slab_allocator_free().
+ *     replacement; elsewhere it does nothing); use slab_allocator_create()
+ *     and slab_allocator_free().
  *   - SlabHandle's bits are tslab's own encoding; treat it as opaque.
  *
  * Invariants: every call with a NULL allocator, an epoch outside [0, 16)
@@ -79,8 +80,10 @@ void slab_allocator_free(SlabAllocator* alloc);
 #else
 #define TSLAB_COMPAT_UNAVAILABLE_(msg)
 #endif
-/* Not provided (see above): declared so that a call fails at compile time
- * with this message rather than at link time. */
+/* Not honoured (see above): a call fails at compile time with this
+ * message. Defined all the same (a call through a pointer, or from a
+ * compiler without the attribute, changes nothing and sets
+ * TSLAB_E_INVALID_ARG). */
 void allocator_init(SlabAllocator* alloc) TSLAB_COMPAT_UNAVAILABLE_(
     "tslab: SlabAllocator is opaque, caller storage is impossible; use "
     "slab_allocator_create()");
