@@ -436,9 +436,11 @@ class Doctor {
     const double allocs = Dl(b_.snap.global.total_allocs, a_.snap.global.total_allocs);
     if (allocs < std::max(c->param, 1.0)) return;
     const uint32_t cur = b_.snap.global.current_epoch % TSLAB_NUM_EPOCHS;
-    const double age = D(b_.snap.epochs[cur].age_ns) / 1e9;
+    const TslabEpochStats& e = b_.snap.epochs[cur];
+    const double age = D(e.age_ns) / 1e9;
     Judge(*c, age, "now", -1,
-          "epoch " + std::to_string(cur) + " has been open " + Num("%.1f s", age) +
+          EpochName(cur, e.label, sizeof(e.label)) + " has been open " +
+              Num("%.1f s", age) +
               " while allocations continue (" + Num("%.0f", allocs) +
               " in the window)",
           "Nothing allocated in an open epoch is reclaimed until it closes: "
