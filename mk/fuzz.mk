@@ -27,7 +27,8 @@ FUZZ_TARGETS := region_fuzz doctor_config_fuzz elf_notes_fuzz
 FUZZ_LIB_OBJS := $(patsubst %.cc,$(FUZZ_DIR)/obj/%.o,$(LIB_SRCS))
 FUZZ_OBJS_region_fuzz := $(FUZZ_LIB_OBJS) \
   $(FUZZ_DIR)/obj/tools/stats_dump/snapshot_json.o \
-  $(FUZZ_DIR)/obj/tools/stats_dump/text_view.o
+  $(FUZZ_DIR)/obj/tools/stats_dump/text_view.o \
+  $(FUZZ_DIR)/obj/tools/stats_dump/label_text.o
 FUZZ_LIBS_region_fuzz := -lpthread
 FUZZ_OBJS_doctor_config_fuzz := $(FUZZ_DIR)/obj/tools/stats_dump/doctor_config.o
 FUZZ_LIBS_doctor_config_fuzz := -lyaml-cpp

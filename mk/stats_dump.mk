@@ -13,10 +13,12 @@ all: $(BIN)/stats_dump
 
 # tests/stats_fields_test checks the JSON of the counter lists through the
 # tool's own function (no process), and the docs of the source tree.
-TEST_EXTRA_OBJS_stats_fields_test := $(OBJ)/tools/stats_dump/snapshot_json.o
+TEST_EXTRA_OBJS_stats_fields_test := $(OBJ)/tools/stats_dump/snapshot_json.o \
+  $(OBJ)/tools/stats_dump/label_text.o
 $(OBJ)/tests/stats_fields_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'
 
 # tests/doctor_rules_test: the doctor's rules on synthetic samples.
 TEST_EXTRA_OBJS_doctor_rules_test := $(OBJ)/tools/stats_dump/doctor.o \
-  $(OBJ)/tools/stats_dump/doctor_config.o $(OBJ)/tools/stats_dump/text_view.o
+  $(OBJ)/tools/stats_dump/doctor_config.o $(OBJ)/tools/stats_dump/text_view.o \
+  $(OBJ)/tools/stats_dump/label_text.o $(OBJ)/tools/stats_dump/snapshot_json.o
 TEST_LDLIBS_doctor_rules_test := -lyaml-cpp

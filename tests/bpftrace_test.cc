@@ -173,6 +173,15 @@ void CheckOutput(int n, const std::string& out) {
       EXPECT_GT(hist_rows, 0);
       EXPECT_EQ(out.find("@open["), std::string::npos);
       break;
+    case 8: {  // closes by epoch label: the demo labels its batches
+      int labelled = 0;
+      for (const std::string& l : lines) {
+        labelled += l.rfind("@closes[batch:", 0) == 0 &&
+                    IsNumber(l.substr(l.find("]: ") + 3));
+      }
+      EXPECT_GT(labelled, 0);
+      break;
+    }
     default:
       ADD_FAILURE() << "no check for section " << n << ": add one here";
   }

@@ -130,8 +130,16 @@ void compat_epochs(CompatReport* r) {
   CHECK(r, a != NULL);
   if (a == NULL) return;
   CHECK(r, epoch_current(a) == 0);
+  void* p0 = slab_malloc_epoch(a, 64, 0);
+  CHECK(r, p0 != NULL);
+  /* As the original: the advance closes the previous epoch. */
   epoch_advance(a);
   CHECK(r, epoch_current(a) == 1);
+  CHECK(r, slab_malloc_epoch(a, 64, 0) == NULL);
+  CHECK(r, tslab_last_error() == TSLAB_E_EPOCH_CLOSED);
+  CHECK(r, tslab_epoch_get_state(a, 0) == TSLAB_EPOCH_CLOSING);
+  slab_free(a, p0); /* epoch 0 drains */
+  CHECK(r, tslab_epoch_get_state(a, 0) == TSLAB_EPOCH_DRAINED);
   void* p = slab_malloc_epoch(a, 64, 1);
   CHECK(r, p != NULL);
   epoch_close(a, 1);
@@ -139,19 +147,20 @@ void compat_epochs(CompatReport* r) {
   CHECK(r, tslab_last_error() == TSLAB_E_EPOCH_CLOSED);
   SlabClassStats k;
   slab_stats_class(a, 0, &k);
-  CHECK(r, k.slow_path_epoch_closed == 1);
+  CHECK(r, k.slow_path_epoch_closed == 2);
   SlabGlobalStats g = Global(a);
-  CHECK(r, g.closing_epoch_count == 1 && g.epoch_closes == 1);
+  CHECK(r, g.closing_epoch_count == 1 && g.epoch_closes == 2);
   slab_free(a, p); /* the last object: the epoch drains */
   g = Global(a);
-  CHECK(r, g.closing_epoch_count == 0 && g.drained_epoch_count == 1);
-  CHECK(r, g.net_slabs == 0 && g.total_slabs_recycled == 1);
+  CHECK(r, g.closing_epoch_count == 0 && g.drained_epoch_count == 2);
+  CHECK(r, g.net_slabs == 0 && g.total_slabs_recycled == 2);
   epoch_close(a, 99); /* out of range: ignored */
-  CHECK(r, Global(a).epoch_closes == 1);
-  /* The ring wraps. */
+  CHECK(r, Global(a).epoch_closes == 2);
+  /* The ring wraps; each advance closes the epoch it leaves. */
   for (int i = 0; i < TSLAB_NUM_EPOCHS; ++i) epoch_advance(a);
   CHECK(r, epoch_current(a) == 1);
   CHECK(r, Global(a).epoch_advances == 1 + TSLAB_NUM_EPOCHS);
+  CHECK(r, Global(a).epoch_closes == 2 + TSLAB_NUM_EPOCHS);
   slab_allocator_free(a);
 }
 
@@ -187,7 +196,7 @@ void compat_domains(CompatReport* r) {
   epoch_domain_exit(d); /* exit without enter: refused, no change */
   CHECK(r, d->refcount == 0);
   CHECK(r, tslab_last_error() == TSLAB_E_INVALID_ARG);
-  CHECK(r, Global(a).epoch_closes == 1);
+  CHECK(r, Global(a).epoch_closes == 2); /* the advance's and the exit's */
   slab_free(a, p);
   CHECK(r, tslab_epoch_get_state(a, d->epoch_id) == TSLAB_EPOCH_DRAINED);
   epoch_domain_destroy(d);
@@ -238,7 +247,10 @@ void compat_stale_domain(CompatReport* r) {
   epoch_domain_exit(d); /* auto-close refused the same way */
   CHECK(r, d->refcount == 0);
   CHECK(r, tslab_epoch_get_state(a, e) == TSLAB_EPOCH_ACTIVE);
-  CHECK(r, Global(a).epoch_closes == 1);
-  epoch_domain_destroy(d);
+  /* The first advance's, the explicit one, one per advance of the ring;
+   * none through the stale domain. */
+  CHECK(r, Global(a).epoch_closes == 2 + TSLAB_NUM_EPOCHS);
+  epoch_domain_destroy(d); /* its close is refused as well */
+  CHECK(r, Global(a).epoch_closes == 2 + TSLAB_NUM_EPOCHS);
   slab_allocator_free(a);
 }

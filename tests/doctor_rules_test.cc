@@ -5,6 +5,7 @@
 // crossed, against the shipped defaults (configs/doctor.yaml).
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -156,13 +157,15 @@ TEST(DoctorRules, ClosingEpochAgeReportsTheOldestWithItsObjects) {
   e.close_ns = 2 * kSecond;
   e.age_ns = 42 * kSecond;  // closed 41 s ago
   e.live_objects = 1764;
+  std::snprintf(e.label, sizeof(e.label), "request:checkout");
   const Diagnosis d = w.Run();
   const Finding* f = Find(d, "closing_epoch_age");
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->severity, Severity::kWarning);
   EXPECT_NEAR(f->measured, 41.0, 1e-9);
-  EXPECT_NE(f->message.find("epoch 3"), std::string::npos) << f->message;
-  EXPECT_NE(f->message.find("1764 objects"), std::string::npos) << f->message;
+  EXPECT_NE(f->message.find("epoch 3 `request:checkout`"), std::string::npos)
+      << f->message;
+  EXPECT_NE(f->message.find("1,764 objects"), std::string::npos) << f->message;
 }
 
 TEST(DoctorRules, RecycleRatioIsBadBelowItsThreshold) {

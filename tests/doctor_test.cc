@@ -136,7 +136,9 @@ INSTANTIATE_TEST_SUITE_P(
                    "checks:\n  epoch_stall: {warning: 0.3, min_allocs: 1}\n", "warning"},
         DoctorCase{"closing_epoch_age", {"--leak", "--duration", "0.5", "--linger", "120"},
                    "checks:\n  closing_epoch_age: {warning: 0.2}\n", "warning", true},
-        DoctorCase{"epoch_wraps_live", {"--leak", "--pause-ms", "0.5"}, "", "warning"}),
+        DoctorCase{"epoch_wraps_live", {"--leak", "--pause-ms", "0.5"}, "", "warning"},
+        DoctorCase{"epoch_refcount_age", {"--leak-scope", "--pause-ms", "0.5"},
+                   "checks:\n  epoch_refcount_age: {warning: 0.2}\n", "warning"}),
     [](const ::testing::TestParamInfo<DoctorCase>& i) {
       std::string n = i.param.check;
       n.erase(std::remove(n.begin(), n.end(), '_'), n.end());
@@ -314,6 +316,51 @@ TEST_F(DoctorTest, ConfigThatIsNotARegularFileIsAConfigError) {
   }
 }
 
+// The leaked domain scope of --leak-scope: the JSON shows the epoch's
+// refcount and label, the finding names the epoch by its label, and a
+// CLOSING epoch's finding names its label too.
+TEST_F(DoctorTest, FindingsNameTheEpochByItsLabel) {
+  Demo demo(dir_.path(), "scoped", {"--leak-scope", "--pause-ms", "0.5", "--duration", "120"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  const std::string pid = std::to_string(demo.pid());
+  RunResult j = StatsDump(dir_.path(), {"--json", "-p", pid});
+  ASSERT_EQ(j.code, 0) << j.err;
+  const Json doc = JsonLines(j.out).at(0);
+  int held = 0, batches = 0;
+  for (const Json& e : doc["epochs"]) {
+    if (e["label"] == "request:leaked-scope") {
+      EXPECT_EQ(e["refcount"], 1u) << e.dump();
+      EXPECT_EQ(e["state"], "ACTIVE") << e.dump();
+      ++held;
+    } else {
+      EXPECT_EQ(e["refcount"], 0u) << e.dump();
+      batches += e["label"].get<std::string>().rfind("batch:", 0) == 0;
+    }
+  }
+  EXPECT_EQ(held, 1) << doc["epochs"].dump();
+  EXPECT_GT(batches, 0) << doc["epochs"].dump();
+
+  const std::string config = dir_ / "doctor.yaml";
+  ASSERT_TRUE(WriteFile(config, "checks:\n  epoch_refcount_age: {warning: 0.2}\n"));
+  RunResult r = StatsDump(dir_.path(), {"--doctor", "--window", "0.3", "--config", config,
+                                        "-p", pid});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("`request:leaked-scope` (ACTIVE) has been open"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("refcount 1)"), std::string::npos) << r.out;
+
+  // A leak: closed epochs still holding objects, named by their batch label.
+  Demo leak(dir_.path(), "leaky", {"--leak", "--duration", "0.5", "--linger", "120"});
+  ASSERT_TRUE(leak.ready()) << leak.Errors();
+  ASSERT_TRUE(leak.WaitDone()) << leak.Output();
+  ASSERT_TRUE(WriteFile(config, "checks:\n  closing_epoch_age: {warning: 0.2}\n"));
+  r = StatsDump(dir_.path(), {"--doctor", "--window", "0.5", "--config", config, "-p",
+                              std::to_string(leak.pid())});
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("` has been CLOSING for "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(" `batch:"), std::string::npos) << r.out;
+}
+
 TEST_F(DoctorTest, ShippedConfigIsTheBuiltInDefaults) {
   const std::string empty = dir_ / "empty.yaml";
   ASSERT_TRUE(WriteFile(empty, ""));
@@ -334,7 +381,7 @@ TEST_F(DoctorTest, ShippedConfigIsTheBuiltInDefaults) {
   ja.erase("source");
   jb.erase("source");
   EXPECT_EQ(ja, jb) << "configs/doctor.yaml and the built-in defaults differ";
-  EXPECT_EQ(ja["checks"].size(), 18u);
+  EXPECT_EQ(ja["checks"].size(), 19u);
 }
 
 }  // namespace

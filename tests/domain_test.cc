@@ -1,5 +1,6 @@
 // Epoch domains, through the C functions and the C++ RAII guard:
-// enter/exit reference counts, auto-close on the last exit, exit without
+// enter/exit reference counts, auto-close on the last exit (of the
+// epoch's last domain inside a scope), exit without
 // enter refused, and a stale domain (its slot reopened since) refused.
 #include <gtest/gtest.h>
 
@@ -52,6 +53,29 @@ TEST_F(Domains, BadArguments) {
   EXPECT_EQ(tslab_domain_refcount(nullptr), 0u);
   tslab_domain_destroy(nullptr);  // a no-op
   EXPECT_EQ(Closes(), 0u);
+}
+
+// Two auto-close domains over one epoch: the first to exit leaves it open
+// for the other (which is still inside a scope of it); the last one's exit
+// closes it. The epoch's refcount counts the domains inside a scope.
+TEST_F(Domains, AutoCloseWaitsForTheEpochsLastDomain) {
+  const tslab_epoch_id e = tslab_epoch_advance(a());
+  DomainPtr outer(tslab_domain_create(a(), true));
+  DomainPtr inner(tslab_domain_create(a(), true));
+  ASSERT_EQ(tslab_domain_enter(outer.get()), TSLAB_OK);
+  ASSERT_EQ(tslab_domain_enter(inner.get()), TSLAB_OK);
+  EXPECT_EQ(TakeSnapshot(a()).epochs[e].refcount, 2u);
+  ASSERT_EQ(tslab_domain_exit(inner.get()), TSLAB_OK);
+  EXPECT_EQ(State(e), TSLAB_EPOCH_ACTIVE);
+  EXPECT_EQ(Closes(), 0u);
+  EXPECT_EQ(TakeSnapshot(a()).epochs[e].refcount, 1u);
+  void* p = tslab_malloc(a(), 64, e);
+  EXPECT_NE(p, nullptr);
+  ASSERT_EQ(tslab_domain_exit(outer.get()), TSLAB_OK);
+  EXPECT_EQ(State(e), TSLAB_EPOCH_CLOSING);
+  EXPECT_EQ(Closes(), 1u);
+  EXPECT_EQ(TakeSnapshot(a()).epochs[e].refcount, 0u);
+  EXPECT_EQ(tslab_free(a(), p), TSLAB_OK);
 }
 
 TEST_F(Domains, CreateBindsToTheCurrentEpoch) {

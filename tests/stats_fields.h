@@ -98,6 +98,10 @@ inline const std::vector<FieldInfo>& GlobalFields() {
       TSLAB_GLOBAL_STATS_FIELDS(TSLAB_TEST_GLOBAL_)};
   return v;
 }
+// TslabEpochStats' one text field, declared after the list (a char array,
+// not a number): stats_dump's JSON shows it after the list's members.
+inline constexpr std::string_view kEpochLabelField = "label";
+
 inline const std::vector<FieldInfo>& EpochFields() {
   static const std::vector<FieldInfo> v = {
       TSLAB_EPOCH_STATS_FIELDS(TSLAB_TEST_EPOCH_)};

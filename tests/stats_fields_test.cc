@@ -88,6 +88,8 @@ TEST(StatsFieldLists, JsonHasEveryListedMemberInListOrderWithItsValue) {
   for (int e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
     FillDistinct(&s.snap.epochs[e], EpochFields(), 1000000.0 * (e + 1));
     s.snap.epochs[e].state = static_cast<uint32_t>(e % 4);
+    std::snprintf(s.snap.epochs[e].label, sizeof(s.snap.epochs[e].label),
+                  "request:%d", e);
   }
   s.snap.pid = 4242;
   s.snap.page_size = 16384;
@@ -138,7 +140,10 @@ TEST(StatsFieldLists, JsonHasEveryListedMemberInListOrderWithItsValue) {
   ASSERT_EQ(j["epochs"].size(), size_t{TSLAB_NUM_EPOCHS});
   for (int e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
     const Json& ej = j["epochs"][e];
-    EXPECT_EQ(Keys(ej), FieldNames(EpochFields(), IsAdd));
+    EXPECT_EQ(Keys(ej), Concat(FieldNames(EpochFields(), IsAdd),
+                               {std::string(kEpochLabelField)}));
+    EXPECT_EQ(ej[std::string(kEpochLabelField)],
+              "request:" + std::to_string(e));
     ExpectMembers(ej, &s.snap.epochs[e], EpochFields(),
                   "epochs[" + std::to_string(e) + "]");
     EXPECT_EQ(ej["state"], stats_dump::EpochStateName(e % 4));
@@ -362,8 +367,10 @@ TEST(StatsFieldDocs, CountersMdHasARowForEveryFieldAndNoOther) {
                   Documented(GlobalFields()), "counters.md, global fields");
   ExpectSameNames(FirstColumnNames(doc, "## Per-class fields"),
                   Documented(ClassFields()), "counters.md, per-class fields");
-  ExpectSameNames(FirstColumnNames(doc, "## Per-epoch fields"),
-                  Documented(EpochFields()), "counters.md, per-epoch fields");
+  std::set<std::string> epoch_fields = Documented(EpochFields());
+  epoch_fields.emplace(kEpochLabelField);
+  ExpectSameNames(FirstColumnNames(doc, "## Per-epoch fields"), epoch_fields,
+                  "counters.md, per-epoch fields");
 }
 
 // docs/stats_dump.md's table of additive members: "top" rows name the
@@ -392,7 +399,8 @@ TEST(StatsFieldDocs, StatsDumpMdListsEveryAdditiveMember) {
   const auto add_class = FieldNames(ClassFields(), IsAdd);
   ExpectSameNames(cls, {add_class.begin(), add_class.end()},
                   "stats_dump.md, additive class rows");
-  const auto add_epoch = FieldNames(EpochFields(), IsAdd);
+  auto add_epoch = FieldNames(EpochFields(), IsAdd);
+  add_epoch.emplace_back(kEpochLabelField);
   ExpectSameNames(epoch, {add_epoch.begin(), add_epoch.end()},
                   "stats_dump.md, the epochs row");
 }

@@ -6,8 +6,9 @@
 // them and frees them. When every worker has finished the batch, the last
 // one to arrive advances the epoch and closes the batch's epoch, so empty
 // slabs are recycled and their pages given back, as in a real server.
-// Misbehaviour modes (--leak, --alloc-closed, ...) make the counters show
-// what the doctor must catch; see docs/stats_dump.md.
+// Misbehaviour modes (--leak, --alloc-closed, --leak-scope, ...) make the
+// counters show what the doctor must catch; see docs/stats_dump.md. Each
+// batch's epoch is labelled "batch:N" (tslab_epoch_set_label).
 //
 // Protocol for tools and tests: once the allocators (and so their stats
 // regions) exist, the demo prints "ready pid=N allocators=K region=PATH" on
@@ -53,6 +54,7 @@ struct DemoOptions {
   bool no_advance = false;
   bool madvise_fail = false;
   bool bad_frees = false;
+  bool leak_scope = false;  // enter a domain and never exit it
   bool region_off = false;
   bool no_touch = false;  // skip writing the objects: allocator calls only
   int allocators = 1;
@@ -95,6 +97,7 @@ class Demo {
  public:
   explicit Demo(const DemoOptions& o) : o_(o) {}
   ~Demo() {
+    for (tslab_domain* d : leaked_scopes_) tslab_domain_destroy(d);
     for (tslab_allocator* a : allocs_) tslab_destroy(a);
   }
 
@@ -129,6 +132,24 @@ class Demo {
       sizes_ = o_.sizes;
     }
     epoch_.store(tslab_epoch_current(allocs_[0]));
+    LabelBatch(epoch_.load());
+    if (o_.leak_scope) {
+      // A request scope entered and never exited (an early return that
+      // skips the exit): its epoch never auto-closes and keeps a domain
+      // refcount of 1 while it ages; the doctor's epoch_refcount_age.
+      leaked_epoch_ = epoch_.load();
+      for (tslab_allocator* a : allocs_) {
+        tslab_domain* d = tslab_domain_create(a, /*auto_close=*/true);
+        if (d == nullptr || tslab_domain_enter(d) != TSLAB_OK) {
+          std::fprintf(stderr, "tslab-demo: domain: %s\n",
+                       tslab_strerror(tslab_last_error()));
+          tslab_domain_destroy(d);
+          return false;
+        }
+        (void)tslab_domain_set_label(d, "request:leaked-scope");
+        leaked_scopes_.push_back(d);
+      }
+    }
     return true;
   }
 
@@ -180,13 +201,28 @@ class Demo {
     uint32_t next = old;
     for (tslab_allocator* a : allocs_) {
       if (!o_.no_advance) next = tslab_epoch_advance(a);
-      if (!o_.no_close && next != old) (void)tslab_epoch_close(a, old);
+      // The leaked scope's epoch closes with its domain's last exit, which
+      // never comes.
+      if (!o_.no_close && next != old && old != leaked_epoch_) {
+        (void)tslab_epoch_close(a, old);
+      }
     }
     prev_epoch_.store(old, std::memory_order_relaxed);
     epoch_.store(next, std::memory_order_relaxed);
+    if (next != old) LabelBatch(next);
     if (o_.pause_ms > 0) {
       std::this_thread::sleep_for(
           std::chrono::duration<double, std::milli>(o_.pause_ms));
+    }
+  }
+
+  // Names the batch's epoch ("batch:N") for stats_dump and the probes;
+  // the leaked scope's epoch keeps its own label.
+  void LabelBatch(uint32_t e) {
+    if (e == leaked_epoch_) return;
+    const std::string label = "batch:" + std::to_string(batch_no_++);
+    for (tslab_allocator* a : allocs_) {
+      (void)tslab_epoch_set_label(a, e, label.c_str());
     }
   }
 
@@ -255,6 +291,9 @@ class Demo {
   std::atomic<uint32_t> epoch_{0};
   std::atomic<uint32_t> prev_epoch_{0};
   std::atomic<bool> done_{false};
+  uint64_t batch_no_ = 0;                   // the batch step's (one thread)
+  uint32_t leaked_epoch_ = TSLAB_INVALID_EPOCH;  // --leak-scope's epoch
+  std::vector<tslab_domain*> leaked_scopes_;
   std::chrono::steady_clock::time_point deadline_;
 };
 
@@ -290,6 +329,9 @@ int Main(int argc, char** argv) {
   app.add_flag("--madvise-fail", o.madvise_fail,
                "make every madvise fail (through the allocator's madvise hook)");
   app.add_flag("--bad-frees", o.bad_frees, "free one object twice per batch");
+  app.add_flag("--leak-scope", o.leak_scope,
+               "enter a domain over the first epoch and never exit it (a "
+               "leaked scope: that epoch never closes, refcount stays 1)");
   app.add_flag("--region-off", o.region_off, "no stats region file");
   app.add_flag("--no-touch", o.no_touch,
                "do not write the objects (back-to-back allocator calls: "

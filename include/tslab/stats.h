@@ -40,6 +40,9 @@ extern "C" {
 #define TSLAB_NUM_CLASSES 8
 #define TSLAB_NUM_EPOCHS 16
 #define TSLAB_STATS_VERSION 1
+/* Bytes of an epoch's label, its NUL included: at most 31 bytes of text
+ * (tslab_epoch_set_label truncates on a UTF-8 character boundary). */
+#define TSLAB_EPOCH_LABEL_MAX 32
 
 /* Epoch slot states. IDLE: never opened (or reopened by nothing yet);
  * ACTIVE: accepts allocations; CLOSING: closed, still holds live objects;
@@ -123,7 +126,15 @@ typedef enum tslab_epoch_state {
   X(ADD, GAUGE, uint64_t, live_bytes)   /* live_objects * object_size */      \
   X(ADD, GAUGE, uint64_t, draining_slabs) /* of reopened epochs' old lives */ \
   X(ADD, COUNT, uint64_t, invalid_frees) /* refused frees of this class */    \
-  X(ADD, GAUGE, uint64_t, resident_empty_slabs) /* kept by the purge delay */
+  X(ADD, GAUGE, uint64_t, resident_empty_slabs) /* kept by the purge delay */ \
+  /* the original temporal-slab's names (tslab/compat/slab_stats.h) */        \
+  X(ADD, RATIO, double, current_partial_cas_failure_rate)                     \
+  X(ADD, GAUGE, uint64_t, committed_bytes) /* (net + resident empty) pages */ \
+  X(ADD, GAUGE, uint64_t, empty_slabs_count) /* cache_size + overflow */      \
+  X(HIDE, CONST, uint32_t, scan_adapt_checks) /* 0: no adaptive scan */       \
+  X(HIDE, CONST, uint32_t, scan_adapt_switches) /* 0: likewise */             \
+  X(HIDE, CONST, uint32_t, scan_mode) /* 0: one scan mode (lowest bit) */     \
+  X(PAD, PAD, uint32_t, reserved2)
 
 #define TSLAB_GLOBAL_STATS_FIELDS(X)                                       \
   X(META, CONST, uint32_t, schema_version)                                 \
@@ -164,7 +175,17 @@ typedef enum tslab_epoch_state {
   X(ADD, COUNT, uint64_t, foreign_frees) /* another allocator's */         \
   X(ADD, COUNT, uint64_t, alloc_failures) /* refused (any reason) */       \
   X(ADD, GAUGE, uint64_t, total_resident_empty_slabs)                      \
-  X(ADD, CONST, uint64_t, purge_delay_ms) /* the allocator's, resolved */
+  X(ADD, CONST, uint64_t, purge_delay_ms) /* the allocator's, resolved */ \
+  /* the original temporal-slab's totals (tslab/compat/slab_stats.h) */    \
+  X(ADD, COUNT, uint64_t, total_bitmap_alloc_cas_retries)                  \
+  X(ADD, COUNT, uint64_t, total_bitmap_free_cas_retries)                   \
+  X(ADD, COUNT, uint64_t, total_current_partial_cas_failures)              \
+  X(ADD, COUNT, uint64_t, total_bitmap_alloc_attempts)                     \
+  X(ADD, COUNT, uint64_t, total_bitmap_free_attempts)                      \
+  X(ADD, COUNT, uint64_t, total_current_partial_cas_attempts)              \
+  /* the original's struct field of the META member's name: filled by */   \
+  /* the compat slab_stats_global (this process's RSS), else 0 */           \
+  X(HIDE, GAUGE, uint64_t, rss_bytes_current)
 
 #define TSLAB_EPOCH_STATS_FIELDS(X)                                          \
   X(ADD, CONST, uint32_t, epoch_id)                                          \
@@ -178,7 +199,10 @@ typedef enum tslab_epoch_state {
   X(ADD, GAUGE, uint64_t, live_bytes)                                        \
   X(ADD, COUNT, uint64_t, allocs) /* cumulative allocations into it */       \
   X(ADD, COUNT, uint64_t, frees)  /* cumulative frees from it */             \
-  X(ADD, COUNT, uint64_t, close_calls)
+  X(ADD, COUNT, uint64_t, close_calls)                                       \
+  /* domains inside a scope of this life of the slot (entered, not yet */   \
+  /* exited), plus slab_epoch_inc_refcount - dec; reset when reopened */     \
+  X(ADD, GAUGE, uint64_t, refcount)
 
 /* Every SlabGlobalStats total and the SlabClassStats field it sums over
  * the classes: X(global_field, class_field). */
@@ -199,7 +223,13 @@ typedef enum tslab_epoch_state {
   X(total_frees, bitmap_free_attempts)               \
   X(live_objects, live_objects)                      \
   X(live_bytes, live_bytes)                          \
-  X(total_resident_empty_slabs, resident_empty_slabs)
+  X(total_resident_empty_slabs, resident_empty_slabs)                   \
+  X(total_bitmap_alloc_cas_retries, bitmap_alloc_cas_retries)           \
+  X(total_bitmap_free_cas_retries, bitmap_free_cas_retries)             \
+  X(total_current_partial_cas_failures, current_partial_cas_failures)   \
+  X(total_bitmap_alloc_attempts, bitmap_alloc_attempts)                 \
+  X(total_bitmap_free_attempts, bitmap_free_attempts)                   \
+  X(total_current_partial_cas_attempts, current_partial_cas_attempts)
 
 /* A struct member per entry whose role is a struct field. The role is
  * pasted, never expanded, so a macro of the same name cannot interfere. */
@@ -221,6 +251,10 @@ typedef struct SlabGlobalStats {
 
 typedef struct TslabEpochStats {
   TSLAB_EPOCH_STATS_FIELDS(TSLAB_STATS_MEMBER_)
+  /* The label of this life of the slot (tslab_epoch_set_label), NUL-
+   * terminated, "" if none; the one text field, so not in the list of
+   * numbers above (stats_dump's JSON shows it as "label", after them). */
+  char label[TSLAB_EPOCH_LABEL_MAX];
 } TslabEpochStats;
 
 /* The generated structs are those that were written by hand before the
@@ -230,7 +264,8 @@ TSLAB_STATIC_ASSERT(offsetof(SlabClassStats, recycle_rate_pct) == 176 &&
                         offsetof(SlabClassStats, lock_contention_rate) == 280 &&
                         offsetof(SlabClassStats, invalid_frees) == 328 &&
                         offsetof(SlabClassStats, resident_empty_slabs) == 336 &&
-                        sizeof(SlabClassStats) == 344,
+                        offsetof(SlabClassStats, committed_bytes) == 352 &&
+                        sizeof(SlabClassStats) == 384,
                     "SlabClassStats: fields are only appended")
 TSLAB_STATIC_ASSERT(offsetof(SlabGlobalStats, total_madvise_failures) == 96 &&
                         offsetof(SlabGlobalStats, page_size) == 104 &&
@@ -238,11 +273,15 @@ TSLAB_STATIC_ASSERT(offsetof(SlabGlobalStats, total_madvise_failures) == 96 &&
                         offsetof(SlabGlobalStats,
                                  total_resident_empty_slabs) == 224 &&
                         offsetof(SlabGlobalStats, purge_delay_ms) == 232 &&
-                        sizeof(SlabGlobalStats) == 240,
+                        offsetof(SlabGlobalStats,
+                                 total_current_partial_cas_attempts) == 280 &&
+                        sizeof(SlabGlobalStats) == 296,
                     "SlabGlobalStats: fields are only appended")
 TSLAB_STATIC_ASSERT(offsetof(TslabEpochStats, era) == 8 &&
                         offsetof(TslabEpochStats, close_calls) == 80 &&
-                        sizeof(TslabEpochStats) == 88,
+                        offsetof(TslabEpochStats, refcount) == 88 &&
+                        offsetof(TslabEpochStats, label) == 96 &&
+                        sizeof(TslabEpochStats) == 128,
                     "TslabEpochStats: fields are only appended")
 
 /* A whole snapshot: what stats_dump serialises. */

@@ -12,6 +12,8 @@
  *   TslabRegionClass   [TSLAB_NUM_CLASSES]  per-class slow counters + gauges
  *   TslabRegionEpoch   [TSLAB_NUM_EPOCHS]   per-epoch state
  *   TslabRegionShard   [TSLAB_REGION_SHARDS] per-thread fast counters
+ *   TslabRegionLabel   [TSLAB_NUM_EPOCHS]   per-epoch labels (off_labels;
+ *                      0 in a region that predates them: no labels)
  *
  * Invariants: magic and layout_version are written last at creation
  * (release), so a reader that sees them sees a whole header. Counters only
@@ -28,7 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tslab/stats.h"
+/* Relative to this file, so that -I<prefix>/include/tslab/compat alone
+ * finds it (tslab/compat/slab_alloc.h). */
+#include "stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -68,9 +72,11 @@ typedef struct TslabRegionHeader {
   /* Taken from the reserved bytes (a layout 1 reader that predates it sees
    * 0 there): the allocator's purge delay, resolved, written at creation. */
   uint64_t purge_delay_ms;
-  /* The rest of 512 bytes: 13 uint64_t, 6 uint32_t, the two per-class
+  /* Likewise: the offset of the label section, 0 if the region has none. */
+  uint64_t off_labels;
+  /* The rest of 512 bytes: 14 uint64_t, 6 uint32_t, the two per-class
    * arrays, the name. */
-  uint8_t reserved[512 - 8 * 13 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
+  uint8_t reserved[512 - 8 * 14 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
                    TSLAB_REGION_NAME_MAX];
 } TslabRegionHeader;
 
@@ -134,7 +140,8 @@ typedef struct TslabRegionHeader {
   X(COPY, open_ns)                       \
   X(COPY, close_ns)                      \
   X(COPY, slab_count)                    \
-  X(COPY, close_calls)
+  X(COPY, close_calls)                   \
+  X(COPY, refcount) /* domains in a scope of this life */
 #define TSLAB_REGION_EPOCH_SLOTS 8
 
 /* Per-thread counters of frequent events, per class: X(name, class_field),
@@ -193,6 +200,21 @@ typedef struct TslabRegionShard {
   uint64_t pad[8]; /* a whole number of cache lines */
 } TslabRegionShard;
 
+/* An epoch's label, written rarely (tslab_epoch_set_label, a reopen) and
+ * read from other processes while it may change: a sequence lock. The
+ * writer (one at a time, under the allocator's label lock) makes `seq` odd,
+ * stores the text, makes `seq` even again; a reader copies the text between
+ * two reads of an even, unchanged `seq` and retries otherwise, so it never
+ * sees half of one label and half of another. `text` holds
+ * TSLAB_EPOCH_LABEL_MAX bytes, NUL-padded, always NUL-terminated; every
+ * access is a 64-bit atomic (release stores, acquire loads). Readers: use
+ * tslab_region_snapshot (TslabEpochStats.label). One cache line each. */
+typedef struct TslabRegionLabel {
+  uint64_t seq;
+  uint64_t text[TSLAB_EPOCH_LABEL_MAX / 8];
+  uint64_t reserved[8 - 1 - TSLAB_EPOCH_LABEL_MAX / 8];
+} TslabRegionLabel;
+
 /* layout_version 1, pinned: the generated sections are the hand-written
  * ones they replaced (same sizes, same offsets), each list leaves at least
  * one reserved slot (no zero-sized array), the header is 512 bytes. */
@@ -200,7 +222,8 @@ TSLAB_STATIC_ASSERT(sizeof(TslabRegionHeader) == 512 &&
                         offsetof(TslabRegionHeader, off_shards) == 112 &&
                         offsetof(TslabRegionHeader, name) == 248 &&
                         offsetof(TslabRegionHeader, purge_delay_ms) == 312 &&
-                        offsetof(TslabRegionHeader, reserved) == 320,
+                        offsetof(TslabRegionHeader, off_labels) == 320 &&
+                        offsetof(TslabRegionHeader, reserved) == 328,
                     "TslabRegionHeader: layout 1 is 512 bytes")
 TSLAB_STATIC_ASSERT((0 TSLAB_REGION_GLOBAL_FIELDS(TSLAB_REGION_COUNT_)) <
                             TSLAB_REGION_GLOBAL_SLOTS &&
@@ -219,7 +242,8 @@ TSLAB_STATIC_ASSERT((0 TSLAB_REGION_CLASS_FIELDS(TSLAB_REGION_COUNT_)) <
 TSLAB_STATIC_ASSERT((0 TSLAB_REGION_EPOCH_FIELDS(TSLAB_REGION_COUNT_)) <
                             TSLAB_REGION_EPOCH_SLOTS &&
                         sizeof(TslabRegionEpoch) == 8 * 8 &&
-                        offsetof(TslabRegionEpoch, close_calls) == 40,
+                        offsetof(TslabRegionEpoch, close_calls) == 40 &&
+                        offsetof(TslabRegionEpoch, refcount) == 48,
                     "TslabRegionEpoch: layout 1")
 TSLAB_STATIC_ASSERT(sizeof(TslabRegionShardClass) == 11 * 8 &&
                         offsetof(TslabRegionShardClass, slab_fills) == 40 &&
@@ -229,6 +253,9 @@ TSLAB_STATIC_ASSERT(sizeof(TslabRegionShardClass) == 11 * 8 &&
                         sizeof(TslabRegionShard) == 2816 &&
                         sizeof(TslabRegionShard) % 64 == 0,
                     "TslabRegionShard: layout 1, whole cache lines")
+TSLAB_STATIC_ASSERT(sizeof(TslabRegionLabel) == 64 &&
+                        TSLAB_EPOCH_LABEL_MAX % 8 == 0,
+                    "TslabRegionLabel: one cache line of whole words")
 
 /* Fills *out from a region (mapped by this or another process).
  * REQUIRES: region points to size readable bytes.

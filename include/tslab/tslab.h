@@ -53,7 +53,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "tslab/stats.h"
+/* Relative to this file, so that -I<prefix>/include/tslab/compat alone
+ * finds it (tslab/compat/slab_alloc.h). */
+#include "stats.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -161,14 +163,30 @@ tslab_epoch_id tslab_epoch_advance(tslab_allocator* a);
 tslab_status tslab_epoch_close(tslab_allocator* a, tslab_epoch_id e);
 tslab_epoch_state tslab_epoch_get_state(tslab_allocator* a,
                                         tslab_epoch_id e);
+/* Labels the current life of epoch e (a request, a phase: "request:
+ * checkout"), for stats_dump (JSON, text, --doctor) and the epoch_close
+ * probe. At most TSLAB_EPOCH_LABEL_MAX - 1 (31) bytes are kept, cut on a
+ * UTF-8 character boundary; NULL or "" clears it. A reopen of the slot by
+ * the ring clears it too. Cold path: a lock and a few stores; readers in
+ * other processes never see a torn label (tslab/stats_region.h). */
+tslab_status tslab_epoch_set_label(tslab_allocator* a, tslab_epoch_id e,
+                                   const char* label);
+/* Copies e's label into buf (len bytes, NUL-terminated, cut if short). */
+tslab_status tslab_epoch_get_label(tslab_allocator* a, tslab_epoch_id e,
+                                   char* buf, size_t len);
 /* Gives back to the OS (madvise) the pages of every empty slab that the
  * purge delay keeps resident, now, without waiting for the delay. */
 tslab_status tslab_purge(tslab_allocator* a);
 
 /* Epoch domains: a scoped lifetime bound to one epoch, with a reference
  * count. Enter/exit nest and may come from any thread; with auto_close the
- * last exit closes the epoch. A domain remembers the epoch's era: if the
- * slot was reopened since, its close is refused (TSLAB_E_STALE_DOMAIN). */
+ * last exit closes the epoch, unless another domain is still inside a
+ * scope of the same epoch (its refcount below is not 0): then the last of
+ * them to exit, if it has auto_close, closes it. A domain remembers the epoch's era: if the
+ * slot was reopened since, its close is refused (TSLAB_E_STALE_DOMAIN).
+ * The epoch's refcount (TslabEpochStats.refcount) counts the domains
+ * inside a scope of it: +1 on a domain's first enter, -1 on its last exit
+ * (nested enters do not count again). */
 typedef struct tslab_domain tslab_domain;
 /* Binds to the current epoch. */
 tslab_domain* tslab_domain_create(tslab_allocator* a, bool auto_close);
@@ -178,6 +196,9 @@ tslab_status tslab_domain_enter(tslab_domain* d);
 tslab_status tslab_domain_exit(tslab_domain* d);
 tslab_status tslab_domain_close(tslab_domain* d);
 tslab_epoch_id tslab_domain_epoch(const tslab_domain* d);
+/* tslab_epoch_set_label of the domain's epoch; TSLAB_E_STALE_DOMAIN if the
+ * slot was reopened since (the label would name another life). */
+tslab_status tslab_domain_set_label(tslab_domain* d, const char* label);
 uint32_t tslab_domain_refcount(const tslab_domain* d);
 /* Before its allocator's tslab_destroy (see there). */
 void tslab_domain_destroy(tslab_domain* d);

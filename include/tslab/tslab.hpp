@@ -122,6 +122,10 @@ class Allocator {
   [[nodiscard]] tslab_epoch_state EpochState(EpochId e) {
     return tslab_epoch_get_state(a_, e);
   }
+  // tslab_epoch_set_label: at most 31 bytes kept; "" clears.
+  Status SetEpochLabel(EpochId e, const char* label) {
+    return static_cast<Status>(tslab_epoch_set_label(a_, e, label));
+  }
 
   [[nodiscard]] Status Snapshot(TslabSnapshot* out) {
     return static_cast<Status>(tslab_snapshot(a_, out));
@@ -172,6 +176,10 @@ class Domain {
   }
   [[nodiscard]] Status Close() {
     return static_cast<Status>(tslab_domain_close(d_));
+  }
+  // Labels the domain's epoch (tslab_domain_set_label).
+  Status SetLabel(const char* label) {
+    return static_cast<Status>(tslab_domain_set_label(d_, label));
   }
   [[nodiscard]] tslab_domain* raw() const { return d_; }
 

@@ -30,9 +30,9 @@
 //   - A heap's current/avail/ready of an epoch are empty unless it is ACTIVE.
 //
 // Thread-safety: all public members are thread-safe except the destructor.
-// Lock order: advance_mu_, heaps_mu_, heap locks (by shard), a class lock,
-// the arena's mutex; the purge registry's lock before a class lock. A
-// fork takes them all, in this order (fork.cc).
+// Lock order: advance_mu_, meta_mu_, heaps_mu_, heap locks (by shard), a
+// class lock, the arena's mutex; the purge registry's lock before a class
+// lock. A fork takes them all, in this order (fork.cc).
 #ifndef TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
 #define TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_
 
@@ -138,6 +138,18 @@ class Allocator {
   uint64_t EpochEra(uint32_t e) const {
     return epochs_[e].era.load(std::memory_order_acquire);
   }
+
+  // ---- epoch labels and domain refcounts (epoch_meta.cc), cold ----
+  // Sets the label of e's current life (truncated, tslab.h); "" clears it.
+  void SetEpochLabel(uint32_t e, const char* label);
+  // Copies e's label into out (TSLAB_EPOCH_LABEL_MAX bytes).
+  void EpochLabel(uint32_t e, char* out) const;
+  // Adds delta (+1 or -1) to e's domain refcount. era_check as EpochClose:
+  // if non-zero and e was reopened since, nothing changes (the life that
+  // scope belonged to is over). A decrement never goes below 0. False if
+  // nothing changed.
+  bool EpochRefAdd(uint32_t e, uint64_t era_check, int delta);
+  uint64_t EpochRefcount(uint32_t e) const;
 
   // Gives back every resident empty slab's pages now (tslab_purge).
   void Purge() { PurgeOlderThan(UINT64_MAX); }
@@ -317,6 +329,11 @@ class Allocator {
   Allocator* purge_next_ = nullptr;
   Allocator* purge_prev_ = nullptr;
   std::atomic<bool> purge_armed_{false};
+
+  // Epoch labels' writers and refcount changes (epoch_meta.cc); after
+  // advance_mu_ in the lock order (OpenEpoch resets both under both). Last:
+  // the cold members leave the fast path's fields where they were.
+  mutable std::mutex meta_mu_;
 };
 
 // ---------------- fast paths ----------------

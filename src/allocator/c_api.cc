@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <new>
 
@@ -167,6 +168,26 @@ tslab_status tslab_epoch_close(tslab_allocator* a, tslab_epoch_id e) {
   if (a == nullptr) return Fail(TSLAB_E_INVALID_ARG);
   if (e >= TSLAB_NUM_EPOCHS) return Fail(TSLAB_E_EPOCH_RANGE);
   return Impl(a)->EpochClose(e);
+}
+
+tslab_status tslab_epoch_set_label(tslab_allocator* a, tslab_epoch_id e,
+                                   const char* label) {
+  if (a == nullptr) return Fail(TSLAB_E_INVALID_ARG);
+  if (e >= TSLAB_NUM_EPOCHS) return Fail(TSLAB_E_EPOCH_RANGE);
+  Impl(a)->SetEpochLabel(e, label);
+  return TSLAB_OK;
+}
+
+tslab_status tslab_epoch_get_label(tslab_allocator* a, tslab_epoch_id e,
+                                   char* buf, size_t len) {
+  if (a == nullptr || buf == nullptr || len == 0) {
+    return Fail(TSLAB_E_INVALID_ARG);
+  }
+  if (e >= TSLAB_NUM_EPOCHS) return Fail(TSLAB_E_EPOCH_RANGE);
+  char text[TSLAB_EPOCH_LABEL_MAX];
+  Impl(a)->EpochLabel(e, text);
+  std::snprintf(buf, len, "%s", text);
+  return TSLAB_OK;
 }
 
 tslab_epoch_state tslab_epoch_get_state(tslab_allocator* a,

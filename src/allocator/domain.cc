@@ -65,9 +65,14 @@ tslab_domain* tslab_domain_wrap(tslab_allocator* a, tslab_epoch_id e,
   return Make(a, e, auto_close);
 }
 
+// The epoch's refcount (TslabEpochStats.refcount) counts domains inside a
+// scope, as the original's does: it moves on a domain's first enter and
+// last exit only, so nesting costs no lock.
 tslab_status tslab_domain_enter(tslab_domain* d) {
   if (d == nullptr) return Fail(TSLAB_E_INVALID_ARG);
-  d->refcount.fetch_add(1, std::memory_order_acq_rel);
+  if (d->refcount.fetch_add(1, std::memory_order_acq_rel) == 0) {
+    (void)d->impl->EpochRefAdd(d->epoch, d->era, +1);
+  }
   return TSLAB_OK;
 }
 
@@ -78,7 +83,14 @@ tslab_status tslab_domain_exit(tslab_domain* d) {
     if (n == 0) return Fail(TSLAB_E_INVALID_ARG);  // exit without enter
   } while (!d->refcount.compare_exchange_weak(n, n - 1,
                                               std::memory_order_acq_rel));
-  if (n == 1 && d->auto_close) return d->impl->EpochClose(d->epoch, d->era);
+  if (n != 1) return TSLAB_OK;
+  (void)d->impl->EpochRefAdd(d->epoch, d->era, -1);
+  // Auto-close only when no other domain is inside a scope of the epoch
+  // (the original's rule): a nested domain over the same epoch does not
+  // close it under its enclosing one.
+  if (d->auto_close && d->impl->EpochRefcount(d->epoch) == 0) {
+    return d->impl->EpochClose(d->epoch, d->era);
+  }
   return TSLAB_OK;
 }
 
@@ -89,6 +101,16 @@ tslab_status tslab_domain_close(tslab_domain* d) {
 
 tslab_epoch_id tslab_domain_epoch(const tslab_domain* d) {
   return d == nullptr ? TSLAB_INVALID_EPOCH : d->epoch;
+}
+
+tslab_status tslab_domain_set_label(tslab_domain* d, const char* label) {
+  if (d == nullptr) return Fail(TSLAB_E_INVALID_ARG);
+  if (d->impl->EpochEra(d->epoch) != d->era &&
+      !(d->era == 1 && d->impl->EpochEra(d->epoch) == 0)) {
+    return Fail(TSLAB_E_STALE_DOMAIN);  // would label another life
+  }
+  d->impl->SetEpochLabel(d->epoch, label);
+  return TSLAB_OK;
 }
 
 uint32_t tslab_domain_refcount(const tslab_domain* d) {

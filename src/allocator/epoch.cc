@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "src/allocator/allocator.h"
+#include "src/allocator/epoch_label.h"
 #include "src/allocator/test_point.h"
 #include "src/usdt/tslab_usdt.h"
 
@@ -86,8 +87,14 @@ void Allocator::EndVisit() {
 
 void Allocator::OpenEpoch(uint32_t e) {
   EpochSlot& ep = epochs_[e];
+  // A new life: no label, no domain scope yet (a scope of the old life
+  // that exits later changes nothing: EpochRefAdd's era check).
+  std::lock_guard<std::mutex> meta_lock(meta_mu_);
   const uint64_t era = ep.era.fetch_add(1, std::memory_order_acq_rel) + 1;
   TslabRegionEpoch& re = region_.epoch(e);
+  AtomicStore(re.refcount, 0);
+  static constexpr char kNoLabel[TSLAB_EPOCH_LABEL_MAX] = {};
+  if (region_.label(e).text[0] != 0) WriteLabel(region_.label(e), kNoLabel);
   AtomicStore(re.era, era);
   AtomicStore(re.open_ns, MonotonicNs());
   AtomicStore(re.close_ns, 0);
@@ -267,8 +274,12 @@ tslab_status Allocator::EpochClose(uint32_t e, uint64_t era_check) {
     if (sealed[cls].head != nullptr) ReturnSlabs(cls, &sealed[cls]);
   }
   MaybeDrained(e);
-  TSLAB_PROBE4(epoch_close, e, scanned_all, recycled_all,
-               probe_timer.ElapsedNs());
+  // The label only when traced: the probe passes its address (bpftrace:
+  // str(arg4)), valid while the probe fires.
+  char label[TSLAB_EPOCH_LABEL_MAX] = {};
+  if (TSLAB_PROBE_ENABLED(epoch_close)) EpochLabel(e, label);
+  TSLAB_PROBE5(epoch_close, e, scanned_all, recycled_all,
+               probe_timer.ElapsedNs(), reinterpret_cast<uintptr_t>(label));
   return TSLAB_OK;
 }
 

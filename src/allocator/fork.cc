@@ -11,10 +11,10 @@
 // returns.
 //
 // Lock order (the engine's, allocator.h): the purge registry, then this
-// registry, then per allocator advance_mu_, heaps_mu_ and every heap's
-// lock (with the owners excluded: the close's visit, epoch.cc), the class
-// locks, the arena's lock; last the leaf locks: the shard table and the
-// allocator-id registry. The region-file registry has its own handlers
+// registry, then per allocator advance_mu_, meta_mu_ (labels and
+// refcounts), heaps_mu_ and every heap's lock (with the owners excluded:
+// the close's visit, epoch.cc), the class locks, the arena's lock; last
+// the leaf locks: the shard table and the allocator-id registry. The region-file registry has its own handlers
 // (region_file.cc): no engine lock is taken while holding it.
 //
 // What it costs: a fork() waits for every in-flight allocator call to end
@@ -85,6 +85,7 @@ struct ForkRegistry {
 
 void Allocator::ForkPrepare() {
   advance_mu_.lock();
+  meta_mu_.lock();
   // The forking thread is in no operation (fork is not called from inside
   // tslab); a thread without a shard yet owns no heap.
   const uint32_t self = tl_shard_plus_one != 0 ? tl_shard_plus_one - 1
@@ -101,6 +102,7 @@ void Allocator::ForkRelease() {
   // and idle at the fork): unblocked, a new thread that takes their shard
   // becomes their owner.
   EndVisit();
+  meta_mu_.unlock();
   advance_mu_.unlock();
 }
 

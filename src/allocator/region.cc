@@ -27,8 +27,10 @@ constexpr size_t kOffEpochs =
 // Shards start on their own cache line: a shard is written by one thread.
 constexpr size_t kOffShards =
     RoundUp(kOffEpochs + sizeof(TslabRegionEpoch) * TSLAB_NUM_EPOCHS, 64);
-constexpr size_t kRegionBytes =
+constexpr size_t kOffLabels =
     kOffShards + sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS;
+constexpr size_t kRegionBytes =
+    kOffLabels + sizeof(TslabRegionLabel) * TSLAB_NUM_EPOCHS;
 
 }  // namespace
 
@@ -48,6 +50,7 @@ bool StatsRegion::Create(const RegionParams& params) {
   classes_ = reinterpret_cast<TslabRegionClass*>(b + kOffClasses);
   epochs_ = reinterpret_cast<TslabRegionEpoch*>(b + kOffEpochs);
   shards_ = reinterpret_cast<TslabRegionShard*>(b + kOffShards);
+  labels_ = reinterpret_cast<TslabRegionLabel*>(b + kOffLabels);
 
   TslabRegionHeader& h = *header_;
   h.header_size = sizeof(TslabRegionHeader);
@@ -66,6 +69,7 @@ bool StatsRegion::Create(const RegionParams& params) {
   h.off_classes = kOffClasses;
   h.off_epochs = kOffEpochs;
   h.off_shards = kOffShards;
+  h.off_labels = kOffLabels;
   if (params.name) {
     std::snprintf(h.name, sizeof(h.name), "%s", params.name);
   }

@@ -50,6 +50,7 @@ class StatsRegion {
   TslabRegionClass& cls(uint32_t c) const { return classes_[c]; }
   TslabRegionEpoch& epoch(uint32_t e) const { return epochs_[e]; }
   TslabRegionShard& shard(uint32_t i) const { return shards_[i]; }
+  TslabRegionLabel& label(uint32_t e) const { return labels_[e]; }
   const void* base() const { return base_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
@@ -75,6 +76,7 @@ class StatsRegion {
   TslabRegionClass* classes_ = nullptr;
   TslabRegionEpoch* epochs_ = nullptr;
   TslabRegionShard* shards_ = nullptr;
+  TslabRegionLabel* labels_ = nullptr;
 };
 
 // The calling thread's shard number, assigned on first use and released

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "src/allocator/allocator.h"
+#include "src/allocator/epoch_label.h"
 #include "src/allocator/stats_macros.h"
 #include "tslab/stats_region.h"
 
@@ -49,7 +50,8 @@ extern "C" size_t tslab_region_size(void) {
                       sizeof(TslabRegionClass) * TSLAB_NUM_CLASSES +
                       sizeof(TslabRegionEpoch) * TSLAB_NUM_EPOCHS;
   const size_t bytes = (epochs_end + 63) / 64 * 64 +
-                       sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS;
+                       sizeof(TslabRegionShard) * TSLAB_REGION_SHARDS +
+                       sizeof(TslabRegionLabel) * TSLAB_NUM_EPOCHS;
   const long ps = sysconf(_SC_PAGESIZE);
   const size_t page = ps > 0 ? static_cast<size_t>(ps) : 4096;
   return (bytes + page - 1) / page * page;
@@ -90,6 +92,16 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
               h.region_size)) {
     return TSLAB_E_REGION_CORRUPT;
   }
+  // Labels are optional (0: a region that predates them), after the
+  // shards (whose end the check above bounded by region_size).
+  if (h.off_labels != 0 &&
+      (h.off_labels < h.off_shards + sizeof(TslabRegionShard) *
+                                         TSLAB_REGION_SHARDS ||
+       !Aligned<TslabRegionLabel>(h.off_labels) ||
+       !Within(h.off_labels, sizeof(TslabRegionLabel) * TSLAB_NUM_EPOCHS,
+               h.region_size))) {
+    return TSLAB_E_REGION_CORRUPT;
+  }
   if (size < h.region_size) return TSLAB_E_REGION_TRUNCATED;
 
   const auto& g = *reinterpret_cast<const TslabRegionGlobal*>(base +
@@ -100,6 +112,10 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
       reinterpret_cast<const TslabRegionEpoch*>(base + h.off_epochs);
   const auto* sh =
       reinterpret_cast<const TslabRegionShard*>(base + h.off_shards);
+  const auto* rl =
+      h.off_labels == 0
+          ? nullptr
+          : reinterpret_cast<const TslabRegionLabel*>(base + h.off_labels);
 
   std::memset(out, 0, sizeof(*out));
   out->pid = static_cast<int32_t>(h.pid);
@@ -192,6 +208,10 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
                          ? s.bitmap_alloc_attempts - s.bitmap_free_attempts
                          : 0;
     s.live_bytes = s.live_objects * s.object_size;
+    s.current_partial_cas_failure_rate = Ratio(
+        s.current_partial_cas_failures, s.current_partial_cas_attempts);
+    s.empty_slabs_count = uint64_t{s.cache_size} + s.cache_overflow_len;
+    s.committed_bytes = (s.net_slabs + s.resident_empty_slabs) * h.page_size;
 
     // Every total the sums list (tslab/stats.h) names.
 #define TSLAB_SUM_CLASS_(global_field, class_field) \
@@ -210,6 +230,7 @@ extern "C" int tslab_region_snapshot(const void* region, size_t size,
     TSLAB_REGION_EPOCH_FIELDS(TSLAB_COPY_EPOCH_)
 #undef TSLAB_COPY_EPOCH_
     es.age_ns = es.open_ns != 0 && now > es.open_ns ? now - es.open_ns : 0;
+    if (rl != nullptr) (void)tslab::internal::ReadLabel(rl[e], es.label);
     for (int c = 0; c < TSLAB_NUM_CLASSES; ++c) {
       es.allocs += allocs[e][c];
       es.frees += frees[e][c];

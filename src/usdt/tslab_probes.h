@@ -29,13 +29,15 @@
  *         carries (readelf -n shows 4@, -4@, 8@) and that tests check. An
  *         argument named dur_ns is the probe's duration; a first argument
  *         named cls is a size class. docs/probes.md's Arguments column is
- *         this text with the names in backquotes (tests check it). */
+ *         this text with the names in backquotes (tests check it). An
+ *         argument named label is the address of a NUL-terminated string
+ *         (the epoch's label, "" if none), valid while the probe fires. */
 #define TSLAB_USDT_PROBE_LIST(X)                                           \
   X(slow_path, SLOW_PATH, "u32 cls, u32 epoch, s32 reason, u64 dur_ns")    \
   X(slab_new, SLAB_NEW, "u32 cls, u32 epoch, s32 from_cache")              \
   X(epoch_advance, EPOCH_ADVANCE, "u32 old, u32 new")                      \
   X(epoch_close, EPOCH_CLOSE,                                              \
-    "u32 epoch, u64 scanned, u64 recycled, u64 dur_ns")                    \
+    "u32 epoch, u64 scanned, u64 recycled, u64 dur_ns, u64 label")         \
   X(madvise, MADVISE, "u32 cls, u64 bytes, s32 err, u64 dur_ns")           \
   X(cache_overflow, CACHE_OVERFLOW, "u32 cls")                             \
   X(invalid_free, INVALID_FREE, "s32 kind")                                \

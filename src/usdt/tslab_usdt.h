@@ -99,6 +99,8 @@ TSLAB_USDT_PROBE_LIST(TSLAB_USDT_ARG_COUNT_)
   TSLAB_PROBE_GATED_(name, 3, STAP_PROBE3(tslab, name, a, b, c))
 #define TSLAB_PROBE4(name, a, b, c, d) \
   TSLAB_PROBE_GATED_(name, 4, STAP_PROBE4(tslab, name, a, b, c, d))
+#define TSLAB_PROBE5(name, a, b, c, d, e) \
+  TSLAB_PROBE_GATED_(name, 5, STAP_PROBE5(tslab, name, a, b, c, d, e))
 
 #ifdef __cplusplus
 namespace tslab::usdt {
@@ -174,6 +176,9 @@ class ProbeTimer {
   ((void)sizeof(a), (void)sizeof(b), (void)sizeof(c))
 #define TSLAB_PROBE4(name, a, b, c, d) \
   ((void)sizeof(a), (void)sizeof(b), (void)sizeof(c), (void)sizeof(d))
+#define TSLAB_PROBE5(name, a, b, c, d, e)                                 \
+  ((void)sizeof(a), (void)sizeof(b), (void)sizeof(c), (void)sizeof(d), \
+   (void)sizeof(e))
 #define TSLAB_PROBE1_NESTED TSLAB_PROBE1
 #define TSLAB_PROBE2_NESTED TSLAB_PROBE2
 #define TSLAB_PROBE3_NESTED TSLAB_PROBE3

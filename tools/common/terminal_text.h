@@ -50,6 +50,14 @@ inline size_t Utf8CharLength(std::string_view s, size_t i) {
   return n;
 }
 
+// Whether the character of n bytes at s[i] is a C0 control, DEL or a C1
+// control (U+0080..U+009F, 0xc2 0x80..0x9f in UTF-8).
+inline bool IsControlChar(std::string_view s, size_t i, size_t n) {
+  const auto c = static_cast<uint8_t>(s[i]);
+  return (n == 1 && (c < 0x20 || c == 0x7f)) ||
+         (n == 2 && c == 0xc2 && static_cast<uint8_t>(s[i + 1]) <= 0x9f);
+}
+
 inline std::string TerminalSafe(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
@@ -61,15 +69,10 @@ inline std::string TerminalSafe(std::string_view s) {
   };
   for (size_t i = 0; i < s.size();) {
     const size_t n = Utf8CharLength(s, i);
-    const auto c = static_cast<uint8_t>(s[i]);
-    // C0 controls and DEL; C1 controls are U+0080..U+009F (0xc2 0x80..0x9f).
-    const bool control = (n == 1 && (c < 0x20 || c == 0x7f)) ||
-                         (n == 2 && c == 0xc2 &&
-                          static_cast<uint8_t>(s[i + 1]) <= 0x9f);
     if (n == 0) {
-      escape(c);
+      escape(static_cast<uint8_t>(s[i]));
       ++i;
-    } else if (control) {
+    } else if (IsControlChar(s, i, n)) {
       for (size_t k = 0; k < n; ++k) escape(static_cast<uint8_t>(s[i + k]));
       i += n;
     } else {

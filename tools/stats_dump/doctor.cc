@@ -5,6 +5,8 @@
 #include <set>
 
 #include "tools/common/terminal_text.h"
+#include "tools/stats_dump/label_text.h"
+#include "tools/stats_dump/snapshot_json.h"
 
 namespace tslab::stats_dump {
 namespace {
@@ -73,6 +75,7 @@ class Doctor {
     InvalidFrees();
     EpochStall();
     ClosingEpochAge();
+    EpochRefcountAge();
     EpochWrapsLive();
     if (Dl(b_.snap.global.total_allocs, a_.snap.global.total_allocs) == 0) {
       Info("idle", "no allocations in the window: rates were judged since "
@@ -434,9 +437,11 @@ class Doctor {
     const double allocs = Dl(b_.snap.global.total_allocs, a_.snap.global.total_allocs);
     if (allocs < std::max(c->param, 1.0)) return;
     const uint32_t cur = b_.snap.global.current_epoch % TSLAB_NUM_EPOCHS;
-    const double age = D(b_.snap.epochs[cur].age_ns) / 1e9;
+    const TslabEpochStats& e = b_.snap.epochs[cur];
+    const double age = D(e.age_ns) / 1e9;
     Judge(*c, age, "now", -1,
-          "epoch " + std::to_string(cur) + " has been open " + Num("%.1f s", age) +
+          EpochName(cur, e.label, sizeof(e.label)) + " has been open " +
+              Num("%.1f s", age) +
               " while allocations continue (" + Num("%.0f", allocs) +
               " in the window)",
           "Nothing allocated in an open epoch is reclaimed until it closes: "
@@ -447,8 +452,7 @@ class Doctor {
     const CheckConfig* c = Enabled("closing_epoch_age");
     if (!c) return;
     double oldest = 0;
-    int which = -1;
-    uint64_t live = 0;
+    const TslabEpochStats* which = nullptr;
     for (const TslabEpochStats& e : b_.snap.epochs) {
       if (e.state != TSLAB_EPOCH_CLOSING || e.close_ns < e.open_ns || e.close_ns == 0) {
         continue;
@@ -456,20 +460,43 @@ class Doctor {
       const double closed_for = Dl(e.age_ns, e.close_ns - e.open_ns) / 1e9;
       if (closed_for >= oldest) {
         oldest = closed_for;
-        which = static_cast<int>(e.epoch_id);
-        live = e.live_objects;
+        which = &e;
       }
     }
-    if (which < 0) {
+    if (which == nullptr) {
       judged_.insert(c->id);
       return;
     }
     Judge(*c, oldest, "now", -1,
-          "epoch " + std::to_string(which) + " was closed " + Num("%.1f s", oldest) +
-              " ago and still holds " + std::to_string(live) + " objects",
+          EpochName(which->epoch_id, which->label, sizeof(which->label)) +
+              " has been CLOSING for " + Num("%.1f s", oldest) + " holding " +
+              GroupedCount(which->live_objects) + " objects",
           "Objects outlive their request by far: find who keeps them (the "
-          "epoch's live_objects in the JSON) and free them, or allocate "
-          "long-lived objects in an allocator or epoch of their own.");
+          "epoch's live_objects and label in the JSON) and free them, or "
+          "allocate long-lived objects in an allocator or epoch of their own.");
+  }
+
+  // The original's domain-leak signal: an epoch some domain scope still
+  // holds (entered, never exited) although it opened long ago.
+  void EpochRefcountAge() {
+    const CheckConfig* c = Enabled("epoch_refcount_age");
+    if (!c) return;
+    const TslabEpochStats* which = nullptr;
+    for (const TslabEpochStats& e : b_.snap.epochs) {
+      if (e.refcount == 0 || e.state == TSLAB_EPOCH_IDLE) continue;
+      if (which == nullptr || e.age_ns > which->age_ns) which = &e;
+    }
+    judged_.insert(c->id);
+    if (which == nullptr) return;
+    const double age = D(which->age_ns) / 1e9;
+    Judge(*c, age, "now", -1,
+          EpochName(which->epoch_id, which->label, sizeof(which->label)) + " (" +
+              EpochStateName(which->state) + ") has been open " + Num("%.1f s", age) +
+              " and is still held by " + GroupedCount(which->refcount) +
+              " domain scope(s) (refcount " + std::to_string(which->refcount) + ")",
+          "A domain was entered and never exited (an early return or an error "
+          "path that skips the exit): with auto_close its epoch never closes. "
+          "Exit every scope (tslab::DomainGuard), or find the label's code path.");
   }
 
   void EpochWrapsLive() {

@@ -57,6 +57,8 @@ std::vector<CheckConfig> DefaultChecks() {
        "time since the oldest CLOSING epoch was closed (it still holds objects)"},
       {"epoch_wraps_live", "count", D::kAbove, true, 0, kNone, "", 0,
        "epoch advances onto a slot still holding objects, in the window"},
+      {"epoch_refcount_age", "s", D::kAbove, true, 300, kNone, "", 0,
+       "age of the oldest epoch still held by a domain scope (refcount > 0)"},
   };
 }
 

@@ -242,6 +242,8 @@ Status Region::Open(const std::string& path, const ProcInfo& proc,
   r->id_.path = path;
   r->id_.pid = proc.pid;
   r->id_.allocator_id = h.allocator_id;
+  // Any bytes may be there: kept as they are, and shown through
+  // tools::JsonText (JSON) and tools::TerminalSafe (text).
   r->id_.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
   r->id_.create_realtime_ns = h.create_realtime_ns;
   *out = std::move(r);

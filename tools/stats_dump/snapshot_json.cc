@@ -1,5 +1,7 @@
 #include "tools/stats_dump/snapshot_json.h"
 
+#include "tools/stats_dump/label_text.h"
+
 namespace tslab::stats_dump {
 namespace {
 
@@ -65,6 +67,9 @@ Json EpochJson(const TslabEpochStats& e) {
   TSLAB_EPOCH_STATS_FIELDS(TSLAB_JSON_EPOCH_ADD_)
   // A number in the struct, its name in the JSON (same place).
   j["state"] = EpochStateName(e.state);
+  // The struct's one text field, after the list's members; valid UTF-8
+  // whatever the region holds.
+  j["label"] = CleanLabel(e.label, sizeof(e.label));
   return j;
 }
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 
 #include "tools/common/terminal_text.h"
+#include "tools/stats_dump/label_text.h"
+#include "tools/stats_dump/snapshot_json.h"
 
 namespace tslab::stats_dump {
 namespace {
@@ -134,6 +136,24 @@ std::string TextView(const Sample& cur, const Sample* prev,
     } else {
       out += "\n";
     }
+  }
+  // Epochs that are open, closing or held by a domain scope: idle and
+  // drained ones hold nothing to look at.
+  bool header = false;
+  for (const TslabEpochStats& e : cur.snap.epochs) {
+    const bool open = e.state == TSLAB_EPOCH_ACTIVE || e.state == TSLAB_EPOCH_CLOSING;
+    if (!open && e.refcount == 0) continue;
+    if (!header) {
+      out += Fmt("  %5s %-8s %8s %8s %9s %4s  %s\n", "epoch", "state", "age",
+                 "live", "bytes", "refs", "label");
+      header = true;
+    }
+    out += Fmt("  %5u %-8s %8s %8s %9s %4llu  %s\n", e.epoch_id,
+               EpochStateName(e.state), Fmt("%.1f s", D(e.age_ns) / 1e9).c_str(),
+               HumanCount(D(e.live_objects)).c_str(),
+               HumanBytes(D(e.live_bytes)).c_str(),
+               static_cast<unsigned long long>(e.refcount),
+               CleanLabel(e.label, sizeof(e.label)).c_str());
   }
   return out;
 }

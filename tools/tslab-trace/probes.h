@@ -22,8 +22,9 @@
 
 namespace tslab::trace {
 
-// TSLAB_PROBE1..4: the most arguments a tslab probe has.
-inline constexpr int kMaxProbeArgs = 4;
+// TSLAB_PROBE1..5: the most arguments a tslab probe has (epoch_close: 5;
+// the BPF programs read the ones they use, epoch_close not its label).
+inline constexpr int kMaxProbeArgs = 5;
 
 // One argument, from its "type name" in the list.
 struct ProbeArg {
@@ -109,7 +110,7 @@ inline constexpr std::array<ProbeInfo, TT_NPROBES> kProbes =
     internal::MakeProbes();
 
 static_assert(internal::WellFormed(kProbes),
-              "TSLAB_USDT_PROBE_LIST: each probe takes 1 to 4 arguments, "
+              "TSLAB_USDT_PROBE_LIST: each probe takes 1 to 5 arguments, "
               "each \"u32|s32|u64 name\", separated by \", \"");
 // The BPF programs record durations in the histogram enum tt_timed names.
 static_assert(kProbes[TT_SLOW_PATH].hist == TT_H_SLOW_PATH &&
