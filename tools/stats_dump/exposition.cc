@@ -450,6 +450,11 @@ std::string CatalogMarkdown() {
     s += "| `" + f.name + "` | " + f.type + " | " + (f.labels.empty() ? "" : "`" + f.labels + "`") +
          " | " + f.help + " |\n";
   }
+  s += "\nFields of the lists that are not exported, and why:\n\n"
+       "| Scope | Field | Why |\n|---|---|---|\n";
+  for (const NotExported& n : kNotExported) {
+    s += std::string("| ") + n.scope + " | `" + n.field + "` | " + n.why + " |\n";
+  }
   return s;
 }
 

@@ -65,7 +65,8 @@ struct ExporterInfo {
 std::string RenderExposition(const Collection& c, const ExporterInfo& info,
                              ExpoFormat f);
 
-// The catalog as a Markdown table (docs/exporter.md's metric list).
+// The catalog as a Markdown table, then the fields not exported (the
+// metric list of docs/exporter.md).
 std::string CatalogMarkdown();
 
 // Label value escaping of the text formats (\\, \", \n), after SanitizeUtf8.

@@ -20,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tools/stats_dump/doctor_config.h"
+#include "tools/stats_dump/exposition.h"
 #include "tools/stats_dump/region_reader.h"
 #include "tools/stats_dump/status.h"
 #include "tools/tslab-exporter/log.h"
@@ -44,6 +45,7 @@ struct Flags {
   std::string dir;
   std::string doctor_config;
   bool namespaces = true;
+  bool markdown = false;
 };
 
 Status Run(const Flags& f) {
@@ -119,6 +121,8 @@ int Main(int argc, char** argv) {
                  "doctor thresholds (YAML; default as stats_dump --doctor)");
   app.add_flag("--collector.namespaces,!--no-collector.namespaces", f.namespaces,
                "also read processes in other mount namespaces (default on)");
+  app.add_flag("--metrics.markdown", f.markdown,
+               "print the metric list (docs/exporter.md's table) and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -126,6 +130,11 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "tslab-exporter: %s (see --help)\n", e.what());
     return static_cast<int>(Exit::kUsage);
+  }
+  if (f.markdown) {
+    const std::string table = stats_dump::CatalogMarkdown();
+    std::fwrite(table.data(), 1, table.size(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : static_cast<int>(Exit::kIo);
   }
   Status s = Run(f);
   if (!s.ok()) {

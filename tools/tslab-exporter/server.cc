@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -86,6 +88,13 @@ std::string Server::Scrape(stats_dump::ExpoFormat f) {
 }
 
 void Server::Routes() {
+  // httplib's default also sets SO_REUSEPORT, which lets a second exporter
+  // bind the same port and silently take half the scrapes: only
+  // SO_REUSEADDR (a restart may rebind at once), so a busy port is an error.
+  http_->set_socket_options([](int sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   http_->set_payload_max_length(64 << 10);
   http_->set_read_timeout(5, 0);
   http_->set_write_timeout(10, 0);
