@@ -19,9 +19,13 @@ $(BIN)/tslab-exporter: $(EXPORTER_OBJS) $(LIBDIR)/libtslab_tools.a $(LIBTSLAB_A)
 
 all: $(BIN)/tslab-exporter
 
-# The exporter's tests link the reader (exposition, fleet) for the unit
-# tests of its pure parts, and read docs/ and configs/ of the source tree.
+# The exporter's tests: exporter_test links the reader (exposition, fleet)
+# for the unit tests of its pure parts; both use cpp-httplib's client and
+# read docs/ and configs/ of the source tree.
 TEST_EXTRA_OBJS_exporter_test := $(LIBDIR)/libtslab_tools.a
-TEST_LDLIBS_exporter_test := -lyaml-cpp
+TEST_LDLIBS_exporter_test := -lyaml-cpp $(HTTPLIB_LIBS)
+TEST_LDLIBS_exporter_prometheus_test := $(HTTPLIB_LIBS)
 $(OBJ)/tests/exporter_test.o $(OBJ)/tests/exporter_prometheus_test.o: \
-  EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'
+  EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"' $(HTTPLIB_CFLAGS)
+# The tests run the exporter.
+tests: $(BIN)/tslab-exporter
