@@ -29,3 +29,15 @@ $(OBJ)/tests/exporter_test.o $(OBJ)/tests/exporter_prometheus_test.o: \
   EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"' $(HTTPLIB_CFLAGS)
 # The tests run the exporter.
 tests: $(BIN)/tslab-exporter
+
+# The exporter's scrape cost (bench/exporter_bench.cc), run by `make bench`
+# after tslab-bench (mk/bench.mk); EXPORTER_BENCH_ARGS passes options.
+$(OBJ)/bench/exporter_bench.o: EXTRA_CXXFLAGS += $(HTTPLIB_CFLAGS)
+$(BIN)/tslab-exporter-bench: $(OBJ)/bench/exporter_bench.o
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $< $(HTTPLIB_LIBS) -lpthread
+bench-build: $(BIN)/tslab-exporter-bench $(BIN)/tslab-exporter $(BIN)/tslab-demo
+
+# make demo (examples/run_demo.sh) shows the exporter's /metrics.
+demo: $(BIN)/tslab-exporter
