@@ -242,7 +242,8 @@ void AppendDouble(std::string* out, double v) {
 
 class Writer {
  public:
-  explicit Writer(ExpoFormat f) : f_(f) { out_.reserve(1 << 16); }
+  // reserve: the expected size (no regrowth copies of a multi-MB text).
+  Writer(ExpoFormat f, size_t reserve) : f_(f) { out_.reserve(reserve); }
 
   // HELP and TYPE of a family; OpenMetrics names a counter's family
   // without its _total suffix.
@@ -337,7 +338,7 @@ const std::vector<ExpoFamily>& MetricCatalog() {
 }
 
 std::string RenderExposition(const Collection& c, const ExporterInfo& info, ExpoFormat f) {
-  Writer w(f);
+  Writer w(f, (16 << 10) + c.allocators.size() * (72 << 10));
   std::string* out = w.out();
   const std::vector<ExpoFamily>& head = Head();
   // tslab_up, duration, build info, errors, processes, allocators.

@@ -75,6 +75,11 @@ size_t ErrorReasonIndex(Exit code) {
 }
 
 std::string SanitizeUtf8(const std::string& s) {
+  // Fast path (every label value of a scrape passes here): plain ASCII
+  // without NUL is returned as is.
+  bool ascii = true;
+  for (char c : s) ascii &= c > 0;
+  if (ascii) return s;
   std::string out;
   out.reserve(s.size());
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
