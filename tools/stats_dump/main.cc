@@ -469,12 +469,7 @@ int Main(int argc, char** argv) {
 // Nothing escapes main: an unexpected exception (out of memory, a library's
 // error) is one line and exit code 15, like any other I/O failure.
 int main(int argc, char** argv) {
-  try {
-    return tslab::stats_dump::Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "stats_dump: internal error: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "stats_dump: internal error\n");
-  }
-  return static_cast<int>(tslab::stats_dump::Exit::kIo);
+  return tslab::stats_dump::CatchAllAtMain(
+      "stats_dump", static_cast<int>(tslab::stats_dump::Exit::kIo),
+      [&] { return tslab::stats_dump::Main(argc, argv); });
 }

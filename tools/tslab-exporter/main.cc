@@ -148,12 +148,6 @@ int Main(int argc, char** argv) {
 }  // namespace tslab::exporter
 
 int main(int argc, char** argv) {
-  try {
-    return tslab::exporter::Main(argc, argv);
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "tslab-exporter: internal error: %s\n", e.what());
-  } catch (...) {
-    std::fprintf(stderr, "tslab-exporter: internal error\n");
-  }
-  return tslab::exporter::kExitInternal;
+  return tslab::stats_dump::CatchAllAtMain("tslab-exporter", tslab::exporter::kExitInternal,
+                                           [&] { return tslab::exporter::Main(argc, argv); });
 }
