@@ -15,7 +15,7 @@ $(OBJ)/tools/tslab-exporter/main.o: EXTRA_CXXFLAGS += -DTSLAB_VERSION='"$(TSLAB_
 $(BIN)/tslab-exporter: $(EXPORTER_OBJS) $(LIBDIR)/libtslab_tools.a $(LIBTSLAB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(EXPORTER_OBJS) $(TOOLS_LDLIBS) $(HTTPLIB_LIBS) -lpthread
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(EXPORTER_OBJS) $(TOOLS_LDLIBS) $(HTTPLIB_LIBS) -lz -lpthread
 
 all: $(BIN)/tslab-exporter
 

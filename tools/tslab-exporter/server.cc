@@ -1,12 +1,16 @@
 #include "tools/tslab-exporter/server.h"
 
 #include <httplib.h>
+#include <zlib.h>
 
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 
 #include "tools/stats_dump/exposition.h"
 
@@ -30,6 +34,30 @@ std::string RegexLiteral(const std::string& s) {
     out += c;
   }
   return out;
+}
+
+// The scraper takes gzip ("gzip" listed, not with q=0).
+bool AcceptsGzip(std::string ae) {
+  for (char& c : ae) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  ae.erase(std::remove(ae.begin(), ae.end(), ' '), ae.end());
+  const size_t p = ae.find("gzip");
+  return p != std::string::npos && ae.compare(p, 8, "gzip;q=0") != 0;
+}
+
+// gzip at level 1: a 6 MB exposition (100 processes) shrinks ~15x in a few
+// ms, where httplib's own level-6 compression took ~30 ms of the scrape.
+bool Gzip(const std::string& in, std::string* out) {
+  z_stream z{};
+  if (deflateInit2(&z, 1, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return false;
+  out->resize(deflateBound(&z, static_cast<uLong>(in.size())));
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  z.avail_in = static_cast<uInt>(in.size());
+  z.next_out = reinterpret_cast<Bytef*>(out->data());
+  z.avail_out = static_cast<uInt>(out->size());
+  const int rc = deflate(&z, Z_FINISH);
+  out->resize(z.total_out);
+  deflateEnd(&z);
+  return rc == Z_STREAM_END;
 }
 
 }  // namespace
@@ -102,7 +130,22 @@ void Server::Routes() {
   http_->Get(RegexLiteral(o_.telemetry_path), [this](const httplib::Request& req,
                                                      httplib::Response& res) {
     const auto f = stats_dump::NegotiateFormat(req.get_header_value("Accept"));
-    res.set_content(Scrape(f), stats_dump::ContentType(f));
+    auto body = std::make_shared<std::string>(Scrape(f));
+    if (AcceptsGzip(req.get_header_value("Accept-Encoding"))) {
+      std::string packed;
+      if (Gzip(*body, &packed)) {
+        *body = std::move(packed);
+        res.set_header("Content-Encoding", "gzip");
+      }
+    }
+    res.set_header("Vary", "Accept-Encoding");
+    // A content provider of known length: httplib sends it as is (it
+    // would compress a text/plain body again, at level 6).
+    res.set_content_provider(
+        body->size(), stats_dump::ContentType(f),
+        [body](size_t offset, size_t length, httplib::DataSink& sink) {
+          return sink.write(body->data() + offset, length);
+        });
   });
   if (o_.telemetry_path != "/") {
     http_->Get("/", [this](const httplib::Request&, httplib::Response& res) {

@@ -4,7 +4,8 @@
 // Purpose: each GET of the telemetry path runs one fleet collection
 // (fleet.h) and answers with its exposition (exposition.h), in
 // OpenMetrics when the Accept header asks for it, else in the Prometheus
-// text format 0.0.4. Requests are bounded (headers 8 KiB, URI 8 KiB, body
+// text format 0.0.4, gzip-compressed (level 1) when the scraper accepts it
+// (Prometheus does). Requests are bounded (headers 8 KiB, URI 8 KiB, body
 // 64 KiB, 5 s to read, 10 s to write); a client that goes away mid-answer
 // only ends its own connection.
 // Invariants: collections are serialized (one mutex): concurrent scrapers
