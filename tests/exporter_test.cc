@@ -311,6 +311,16 @@ TEST_F(ExporterTest, OpenMetricsOnAcceptLandingPageAndNotFound) {
   ASSERT_TRUE(prom);
   EXPECT_EQ(prom->get_header_value("Content-Type"), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_EQ(prom->body.find("# EOF"), std::string::npos);
+  // gzip when asked (the client decompresses), the same text.
+  auto gz = e.Get("/metrics", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(gz);
+  EXPECT_EQ(gz->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_NE(gz->body.find("\ntslab_allocs_total{pid=\"" + std::to_string(a.pid())),
+            std::string::npos);
+  auto plain = e.Get("/metrics", {{"Accept-Encoding", "identity"}});
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->get_header_value("Content-Encoding"), "");
+  EXPECT_EQ(Promtool(plain->body).code, 0);
   auto root = e.Get("/");
   ASSERT_TRUE(root);
   EXPECT_EQ(root->status, 200);
