@@ -573,6 +573,23 @@ TEST_F(ExporterTest, UsageErrorsAndBindFailuresExitWithTheirCodeAndOneLine) {
   EXPECT_EQ(first.process().Stop(SIGINT), 0);
 }
 
+TEST_F(ExporterTest, UnreadableStatsDirectoryIsUpZeroNotAFailedScrape) {
+  // A file where the directory should be: it cannot be listed.
+  ASSERT_TRUE(WriteFile(dir_ / "not-a-dir", "x"));
+  Exporter e(dir_ / "not-a-dir", {"--no-collector.namespaces"});
+  auto r = e.Get("/metrics");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(Sample(r->body, "tslab_up"), "0");
+  EXPECT_EQ(Sample(r->body, "tslab_exporter_errors_total", {{"reason", "list"}}), "1");
+  EXPECT_EQ(Promtool(r->body).code, 0);
+  EXPECT_NE(e.Log().find("cannot list the stats directory"), std::string::npos);
+  // A missing directory is only empty (no tslab process started yet).
+  Exporter missing(dir_ / "missing");
+  EXPECT_EQ(Sample(missing.Metrics(), "tslab_up"), "1");
+  EXPECT_EQ(e.process().Stop(SIGTERM), 0) << e.Log();
+}
+
 TEST_F(ExporterTest, StatsDumpFormatWritesTheSameExpositionAtomically) {
   Demo d(dir_.path(), "once", {"--duration", "0.3", "--linger", "120"});
   ASSERT_TRUE(d.ready() && d.WaitDone());
