@@ -296,6 +296,37 @@ TEST_F(ExporterTest, ServesEveryProcessWithStatsDumpsValuesAndPromtoolAcceptsIt)
                                              "without a leak)\n" << e.Log();
 }
 
+// Field `n` (1-based) of /proc/PID/stat.
+uint64_t StatField(pid_t pid, int n) {
+  const std::string s = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  std::istringstream in(s.substr(s.rfind(')') + 2));
+  std::string f;
+  for (int i = 3; i <= n && in >> f; ++i) {
+    if (i == n) return std::stoull(f);
+  }
+  return 0;
+}
+
+TEST_F(ExporterTest, ScrapesOnlyReadTheProcessesRegions) {
+  // A process done with its work: 30 scrapes change none of its counters
+  // and make it touch no new page (no allocation, no lock, no wakeup work
+  // on its side: the exporter only reads its shared memory).
+  Demo d(dir_.path(), "idle", {"--duration", "0.2", "--linger", "120"});
+  ASSERT_TRUE(d.ready() && d.WaitDone());
+  Exporter e(dir_.path());
+  const std::string first = e.Metrics();
+  const uint64_t minflt = StatField(d.pid(), 10), majflt = StatField(d.pid(), 12);
+  std::string last;
+  for (int i = 0; i < 30; ++i) last = e.Metrics();
+  EXPECT_EQ(StatField(d.pid(), 10), minflt) << "the scraped process faulted in new pages";
+  EXPECT_EQ(StatField(d.pid(), 12), majflt);
+  for (const char* m : {"tslab_allocs_total", "tslab_frees_total", "tslab_slow_path_hits_total",
+                        "tslab_net_slabs", "tslab_live_objects"}) {
+    EXPECT_EQ(Sample(first, m), Sample(last, m)) << m;
+  }
+  EXPECT_EQ(e.process().Stop(SIGTERM), 0) << e.Log();
+}
+
 TEST_F(ExporterTest, OpenMetricsOnAcceptLandingPageAndNotFound) {
   Demo a(dir_.path(), "om", {"--duration", "60", "--pause-ms", "2"});
   ASSERT_TRUE(a.ready()) << a.Errors();
