@@ -56,7 +56,7 @@ DEB_PACKAGES := build-essential pkg-config libbpf-dev bpftool clang llvm \
   libelf-dev zlib1g-dev systemtap-sdt-dev libcli11-dev libyaml-cpp-dev \
   nlohmann-json3-dev libgtest-dev libbenchmark-dev bpftrace \
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev python3 \
-  libclang-rt-14-dev
+  libclang-rt-14-dev libcpp-httplib-dev prometheus curl
 
 .PHONY: all deps deps-check test demo bench clean
 .SECONDARY:

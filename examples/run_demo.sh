@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: starts tslab-demo, shows what stats_dump sees from outside
 # (the text view with rates, the JSON, --doctor), then starts a misbehaving
-# tslab-demo (--leak --alloc-closed) and shows the doctor catching it, and
-# stops both. Usage: examples/run_demo.sh [BIN_DIR]   (default build/bin)
+# tslab-demo (--leak --alloc-closed) and shows the doctor catching it,
+# shows tslab-exporter's /metrics for both, and stops them. Usage: examples/run_demo.sh [BIN_DIR]   (default build/bin)
 set -euo pipefail
 bin=${1:-build/bin}
 tmp=$(mktemp -d /tmp/tslab-demo.XXXXXX)
@@ -57,6 +57,27 @@ start_demo leaky --threads 2 --duration 30 --pause-ms 1 --leak --alloc-closed
 section "a misbehaving tslab-demo --leak --alloc-closed (pid $pid): stats_dump --doctor -p $pid"
 rc=0; "$bin/stats_dump" --doctor -p "$pid" || rc=$?
 echo "(exit code $rc: 0 healthy, 1 warning, 2 critical)"
+
+# >>> tslab-exporter hook (issue 8): Prometheus metrics of both processes
+section "tslab-exporter (Prometheus metrics of every tslab process on the host): curl /metrics"
+"$bin/tslab-exporter" --web.listen-address=127.0.0.1:0 2>"$tmp/exporter.log" &
+exporter=$!
+pids+=($exporter)
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's/.*address="127.0.0.1:\([0-9]*\)".*/\1/p' "$tmp/exporter.log")
+  [ -n "$port" ] && break; sleep 0.1
+done
+if [ -n "$port" ]; then
+  echo "\$ curl -s 127.0.0.1:$port/metrics | grep -E '^tslab_(up|allocs_total|doctor_finding.*(epoch_closed_allocs|net_slabs_growth))'"
+  curl -s "127.0.0.1:$port/metrics" |
+    grep -E '^tslab_(up|allocs_total|doctor_finding.*(epoch_closed_allocs|net_slabs_growth))' || true
+  echo "(docs/exporter.md: every metric, alerting rules, PromQL; configs/prometheus/ scrapes it)"
+else
+  echo "tslab-exporter did not start:"; cat "$tmp/exporter.log"
+fi
+kill -TERM "$exporter" 2>/dev/null || true
+# <<< tslab-exporter hook
 
 section "stopping both (SIGTERM: they exit normally and remove their region files)"
 cleanup

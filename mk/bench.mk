@@ -4,6 +4,8 @@
 # (BENCH_ARGS passes options, e.g. BENCH_ARGS="--quick"), which prints the
 # tables and writes bench/results/latest.csv and latest.md.
 # The workers are not part of `all`: see bench/README.md.
+# Then build/bin/tslab-exporter-bench (mk/exporter.mk) prices a scrape of
+# 100 processes by tslab-exporter; it writes bench/results/exporter-latest.md.
 #
 # The tracing costs (bench/usdt_cost.h) also need tslab-demo, tslab-trace,
 # build/bin/bench_usdt_loop (a tight loop over one probe) and the baseline
@@ -85,3 +87,5 @@ bench: bench-build
 	$(Q)$(BIN)/tslab-bench --bin-dir $(BIN) --csv bench/results/latest.csv \
 	  --md bench/results/latest.md \
 	  --label "commit $$(git describe --always --dirty 2>/dev/null || echo unknown)" $(BENCH_ARGS)
+	$(Q)$(BIN)/tslab-exporter-bench --bin-dir $(BIN) --md bench/results/exporter-latest.md \
+	  $(EXPORTER_BENCH_ARGS)

@@ -1,13 +1,28 @@
 # stats_dump (build/bin/stats_dump): snapshots a running tslab process from
-# outside through its stats region; JSON, text view, --doctor, --list, --gc.
+# outside through its stats region; JSON, text view, --doctor, --list, --gc,
+# --format openmetrics|prometheus.
 # Links libtslab.a only for tslab_region_snapshot() (public API).
+#
+# Everything but main.cc is also build/lib/libtslab_tools.a, the reader
+# that tslab-exporter (mk/exporter.mk) links: region finding and reading,
+# the fleet collector, the doctor's rules and the exposition code are
+# compiled once and shared, never copied.
 STATS_DUMP_SRCS := $(wildcard tools/stats_dump/*.cc)
 STATS_DUMP_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(STATS_DUMP_SRCS))
+TOOLS_LIB_OBJS := $(filter-out $(OBJ)/tools/stats_dump/main.o,$(STATS_DUMP_OBJS))
+TOOLS_LIB_A := $(LIBDIR)/libtslab_tools.a
+# What a program links to use the reader (order matters for static libs).
+TOOLS_LDLIBS := $(TOOLS_LIB_A) $(TSLAB_LDLIBS) -lyaml-cpp
 
-$(BIN)/stats_dump: $(STATS_DUMP_OBJS) $(LIBTSLAB_A)
+$(TOOLS_LIB_A): $(TOOLS_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN)/stats_dump: $(OBJ)/tools/stats_dump/main.o $(TOOLS_LIB_A) $(LIBTSLAB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(STATS_DUMP_OBJS) $(TSLAB_LDLIBS) -lyaml-cpp
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(OBJ)/tools/stats_dump/main.o $(TOOLS_LDLIBS)
 
 all: $(BIN)/stats_dump
 
@@ -18,7 +33,5 @@ TEST_EXTRA_OBJS_stats_fields_test := $(OBJ)/tools/stats_dump/snapshot_json.o \
 $(OBJ)/tests/stats_fields_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'
 
 # tests/doctor_rules_test: the doctor's rules on synthetic samples.
-TEST_EXTRA_OBJS_doctor_rules_test := $(OBJ)/tools/stats_dump/doctor.o \
-  $(OBJ)/tools/stats_dump/doctor_config.o $(OBJ)/tools/stats_dump/text_view.o \
-  $(OBJ)/tools/stats_dump/label_text.o $(OBJ)/tools/stats_dump/snapshot_json.o
+TEST_EXTRA_OBJS_doctor_rules_test := $(TOOLS_LIB_A)
 TEST_LDLIBS_doctor_rules_test := -lyaml-cpp

@@ -1,4 +1,4 @@
-// Text for a terminal made of other people's bytes.
+// Text made of other people's bytes, for a terminal or a UTF-8 format.
 //
 // Purpose: allocator names, other users' command lines and epoch labels
 // are any bytes. Sent raw to a terminal, an ESC or OSC sequence in them
@@ -75,6 +75,28 @@ inline std::string TerminalSafe(std::string_view s) {
     } else if (IsControlChar(s, i, n)) {
       for (size_t k = 0; k < n; ++k) escape(static_cast<uint8_t>(s[i + k]));
       i += n;
+    } else {
+      out.append(s.substr(i, n));
+      i += n;
+    }
+  }
+  return out;
+}
+
+// s with every byte that is not part of valid UTF-8, and every NUL,
+// replaced by U+FFFD; for places that need valid UTF-8 but not escapes
+// (Prometheus label values). Plain ASCII without NUL is returned as is.
+inline std::string ValidUtf8(std::string_view s) {
+  bool ascii = true;
+  for (char c : s) ascii &= c > 0;
+  if (ascii) return std::string(s);
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    const size_t n = Utf8CharLength(s, i);
+    if (n == 0 || s[i] == '\0') {
+      out += "\xef\xbf\xbd";  // U+FFFD
+      ++i;
     } else {
       out.append(s.substr(i, n));
       i += n;

@@ -7,11 +7,14 @@
 //   stats_dump --interval S [--count N]         one JSON document per line
 //   stats_dump --doctor [--window S] [--config FILE] [--json]
 //   stats_dump --list | --gc | --show-config
+//   stats_dump --format openmetrics|prometheus [--output FILE] [--window S]
+//                                               every live process, once
 //
 // Every JSON document is written whole, on one line (--pretty indents it),
 // and only once it is complete: an error never leaves partial JSON on
 // stdout. Errors print one line on stderr and exit with the codes of
 // status.h (docs/stats_dump.md).
+#include <fcntl.h>
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +35,8 @@
 #include "tools/common/terminal_text.h"
 #include "tools/stats_dump/doctor.h"
 #include "tools/stats_dump/doctor_config.h"
+#include "tools/stats_dump/exposition.h"
+#include "tools/stats_dump/fleet.h"
 #include "tools/stats_dump/region_reader.h"
 #include "tools/stats_dump/snapshot_json.h"
 #include "tools/stats_dump/status.h"
@@ -55,6 +60,8 @@ struct Options {
   bool list = false;
   bool gc = false;
   bool show_config = false;
+  std::string format = "json";  // json, openmetrics, prometheus
+  std::string output;           // --output: the exposition's file
 };
 
 std::atomic<bool> g_stop{false};
@@ -296,10 +303,72 @@ Status RunGc(const Options& o) {
   return WriteOut(out + "\n");
 }
 
+// Writes data to path atomically: a temporary file in the same directory,
+// flushed to disk, then renamed over path (a reader such as node_exporter's
+// textfile collector sees the old file or the new one, never half of one).
+Status WriteFileAtomically(const std::string& path, const std::string& data) {
+  const std::string tmp = path + ".tmp." + std::to_string(getpid());
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) {
+    return Status::Error(Exit::kIo, "cannot create " + tmp + ": " + std::strerror(errno));
+  }
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    done += static_cast<size_t>(n);
+  }
+  int err = done == data.size() ? 0 : errno;
+  if (err == 0 && fsync(fd) != 0) err = errno;
+  if (close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && rename(tmp.c_str(), path.c_str()) != 0) err = errno;
+  if (err != 0) {
+    unlink(tmp.c_str());
+    return Status::Error(Exit::kIo, "cannot write " + path + ": " + std::strerror(err));
+  }
+  return Status::Ok();
+}
+
+// --format openmetrics|prometheus: every live tslab process (or -p's),
+// once, as tslab-exporter serves them. The doctor's verdicts are judged
+// over --window (default 0: since each process started).
+Status RunExposition(const Options& o) {
+  FleetOptions fo;
+  Status s = ResolveStatsDir(o.dir_flag, &fo.dir);
+  if (!s.ok()) return s;
+  s = LoadConfig(o, &fo.doctor);
+  if (!s.ok()) return s;
+  fo.only_pid = o.pid;
+  fo.allocator = o.allocator;
+  fo.min_history_spacing_s = 0;
+  FleetCollector fleet(fo);
+  Collection c = fleet.Collect();
+  if (o.window > 0) {
+    if (!SleepUntil(MonotonicNs() + static_cast<uint64_t>(std::llround(o.window * 1e9)))) {
+      return Status::Error(Exit::kTargetExited, "interrupted during the window");
+    }
+    c = fleet.Collect();
+  }
+  const std::string text = RenderExposition(
+      c, ExporterInfo{}, o.format == "openmetrics" ? ExpoFormat::kOpenMetrics
+                                                   : ExpoFormat::kPrometheus);
+  return o.output.empty() ? WriteOut(text) : WriteFileAtomically(o.output, text);
+}
+
 // Mode combinations CLI11 cannot express; one clear message each.
 Status CheckModes(const Options& o) {
   const int modes = o.list + o.gc + o.show_config + o.doctor;
   const bool stream = o.interval >= 0 || o.count >= 0;
+  const bool expo = o.format != "json";
+  if (expo && (modes > 0 || stream)) {
+    return Status::Error(Exit::kUsage,
+                         "--format " + o.format + " is one snapshot of every process: no "
+                         "--list, --gc, --show-config, --doctor, --interval or --count");
+  }
+  if (!expo && !o.output.empty()) {
+    return Status::Error(Exit::kUsage, "--output needs --format openmetrics or prometheus");
+  }
   if (modes > 1) {
     return Status::Error(Exit::kUsage,
                          "--list, --gc, --show-config and --doctor exclude each other");
@@ -313,11 +382,11 @@ Status CheckModes(const Options& o) {
     return Status::Error(Exit::kUsage,
                          "--doctor takes --window, not --interval or --count");
   }
-  if (!o.doctor && o.window >= 0) {
-    return Status::Error(Exit::kUsage, "--window needs --doctor");
+  if (!o.doctor && !expo && o.window >= 0) {
+    return Status::Error(Exit::kUsage, "--window needs --doctor or --format");
   }
-  if (!o.doctor && !o.show_config && !o.config.empty()) {
-    return Status::Error(Exit::kUsage, "--config needs --doctor or --show-config");
+  if (!o.doctor && !expo && !o.show_config && !o.config.empty()) {
+    return Status::Error(Exit::kUsage, "--config needs --doctor, --format or --show-config");
   }
   if (o.count == 0) return Status::Error(Exit::kUsage, "--count must be at least 1");
   return Status::Ok();
@@ -349,6 +418,12 @@ int Main(int argc, char** argv) {
   app.add_flag("--list", o.list, "list live tslab processes and their allocators");
   app.add_flag("--gc", o.gc, "remove region files of dead processes");
   app.add_flag("--show-config", o.show_config, "print the doctor's thresholds as JSON");
+  app.add_option("--format", o.format,
+                 "json (default), or openmetrics / prometheus: every live process once, "
+                 "as tslab-exporter serves it")
+      ->check(CLI::IsMember({"json", "openmetrics", "prometheus"}));
+  app.add_option("--output", o.output,
+                 "--format openmetrics|prometheus: write to FILE atomically (temp + rename)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -378,6 +453,8 @@ int Main(int argc, char** argv) {
       if (s.ok()) s = WriteOut(Dump(DoctorConfigJson(cfg), true));
     } else if (o.doctor) {
       s = RunDoctor(o, &verdict);
+    } else if (o.format != "json") {
+      s = RunExposition(o);
     } else {
       s = RunSnapshots(o);
     }
@@ -392,4 +469,10 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace tslab::stats_dump
 
-int main(int argc, char** argv) { return tslab::stats_dump::Main(argc, argv); }
+// Nothing escapes main: an unexpected exception (out of memory, a library's
+// error) is one line and exit code 15, like any other I/O failure.
+int main(int argc, char** argv) {
+  return tslab::stats_dump::CatchAllAtMain(
+      "stats_dump", static_cast<int>(tslab::stats_dump::Exit::kIo),
+      [&] { return tslab::stats_dump::Main(argc, argv); });
+}

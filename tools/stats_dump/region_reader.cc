@@ -136,6 +136,12 @@ Region::~Region() {
 
 Status Region::Open(const std::string& path, const ProcInfo& proc,
                     std::unique_ptr<Region>* out) {
+  return Open(path, proc, OpenOptions(), out);
+}
+
+Status Region::Open(const std::string& path, const ProcInfo& proc,
+                    const OpenOptions& opt, std::unique_ptr<Region>* out) {
+  const int header_pid = opt.header_pid != 0 ? opt.header_pid : proc.pid;
   int fd = open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) {
     int err = errno;
@@ -197,7 +203,7 @@ Status Region::Open(const std::string& path, const ProcInfo& proc,
     if (GuardedRead(base, size, 0, &h, nullptr) != TSLAB_OK) {
       return FromTslab(TSLAB_E_REGION_TRUNCATED, path);
     }
-    if (h.magic != 0 || tries >= 50) break;
+    if (h.magic != 0 || !opt.wait_for_init || tries >= 50) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   if (h.magic != TSLAB_REGION_MAGIC) {
@@ -219,7 +225,7 @@ Status Region::Open(const std::string& path, const ProcInfo& proc,
                              " bytes, its header says " +
                              std::to_string(h.region_size));
   }
-  if (h.pid != proc.pid) {
+  if (h.pid != header_pid) {
     return Status::Error(Exit::kCorrupt,
                          path + " is corrupt: its header says pid " +
                              std::to_string(h.pid));

@@ -51,9 +51,20 @@ class Region {
   Region(const Region&) = delete;
   Region& operator=(const Region&) = delete;
 
+  // How Open checks a region. header_pid: the pid the region's header must
+  // name, when the process lives in another PID namespace (its own pid
+  // there); 0: proc.pid. wait_for_init: a region still all zeros is given
+  // up to 500 ms to be initialised (stats_dump); a scraper that must not
+  // stall passes false and gets kCorrupt ("never initialised") at once.
+  struct OpenOptions {
+    int header_pid = 0;
+    bool wait_for_init = true;
+  };
   // Maps path and checks that it is a live region of process proc.
   static Status Open(const std::string& path, const ProcInfo& proc,
                      std::unique_ptr<Region>* out);
+  static Status Open(const std::string& path, const ProcInfo& proc,
+                     const OpenOptions& opt, std::unique_ptr<Region>* out);
   // Takes a snapshot now.
   Status Snapshot(Sample* out) const;
   // The allocator was destroyed (its region says so).

@@ -9,6 +9,8 @@
 #ifndef TSLAB_TOOLS_STATS_DUMP_STATUS_H_
 #define TSLAB_TOOLS_STATS_DUMP_STATUS_H_
 
+#include <cstdio>
+#include <exception>
 #include <string>
 #include <utility>
 
@@ -42,6 +44,21 @@ struct Status {
   static Status Ok() { return {}; }
   static Status Error(Exit c, std::string m) { return {c, std::move(m)}; }
 };
+
+// The whole of a tool's main: body's exit code, or, if an exception escapes
+// it (out of memory, a library's error), one line "TOOL: internal error:
+// WHAT" on stderr and exit code `code`. Nothing escapes main.
+template <typename Body>
+int CatchAllAtMain(const char* tool, int code, Body&& body) {
+  try {
+    return body();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: internal error: %s\n", tool, e.what());
+  } catch (...) {
+    std::fprintf(stderr, "%s: internal error\n", tool);
+  }
+  return code;
+}
 
 }  // namespace tslab::stats_dump
 
