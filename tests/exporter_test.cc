@@ -178,12 +178,20 @@ sd::Collection CraftedCollection() {
     a.sample.snap.classes[k].object_size = 64u << (k / 2);
     a.sample.snap.classes[k].epoch_close_total_ns = 1234567890123ull + k;
   }
+  for (uint32_t e = 0; e < TSLAB_NUM_EPOCHS; ++e) a.sample.snap.epochs[e].epoch_id = e;
   a.sample.snap.epochs[0].state = TSLAB_EPOCH_CLOSING;
   a.sample.snap.epochs[0].live_objects = 5;
   a.sample.snap.epochs[0].age_ns = 2000000000;
   a.sample.snap.epochs[1].state = TSLAB_EPOCH_CLOSING;
   a.sample.snap.epochs[1].live_objects = 6;
   a.sample.snap.epochs[1].age_ns = 3500000000;
+  std::snprintf(a.sample.snap.epochs[1].label, sizeof(a.sample.snap.epochs[1].label),
+                "request:check\"out");
+  a.sample.snap.epochs[3].state = TSLAB_EPOCH_ACTIVE;  // held, unlabelled: no series
+  a.sample.snap.epochs[3].refcount = 1;
+  a.sample.snap.epochs[4].state = TSLAB_EPOCH_ACTIVE;  // labelled, not held: none
+  std::snprintf(a.sample.snap.epochs[4].label, sizeof(a.sample.snap.epochs[4].label),
+                "batch:9");
   a.checks = {"slow_path_rate", "epoch_closed_allocs"};
   sd::Finding f;
   f.check = "epoch_closed_allocs";
@@ -208,6 +216,18 @@ TEST(ExpositionTest, CraftedCollectionRendersExactValuesInBothFormats) {
   EXPECT_EQ(Sample(prom, "tslab_epoch_live_objects", closing), "11");
   EXPECT_EQ(Sample(prom, "tslab_epoch_max_age_seconds", closing), "3.500000000");
   EXPECT_EQ(Sample(prom, "tslab_epochs", closing), "2");
+  // Labels of CLOSING or scope-held epochs only, escaped as label values.
+  auto labelled = closing;
+  labelled["epoch"] = "1";
+  labelled["label"] = "request:check\\\"out";
+  EXPECT_EQ(Sample(prom, "tslab_epoch_label_info", labelled), "1");
+  EXPECT_EQ(prom.find("batch:9"), std::string::npos);
+  size_t infos = 0;
+  for (size_t p = prom.find("\ntslab_epoch_label_info{"); p != std::string::npos;
+       p = prom.find("\ntslab_epoch_label_info{", p + 1)) {
+    ++infos;
+  }
+  EXPECT_EQ(infos, 1u);
   EXPECT_EQ(Sample(prom, "tslab_exporter_errors_total", {{"reason", "stale"}}), "3");
   EXPECT_EQ(Sample(prom, "tslab_doctor_finding",
                    {{"check", "epoch_closed_allocs"}, {"severity", "critical"}}),
@@ -518,6 +538,27 @@ TEST_F(ExporterTest, InvalidUtf8InProcessAndAllocatorNamesIsReplaced) {
   const std::string fffd = "\xef\xbf\xbd";
   EXPECT_NE(m.find("comm=\"t" + fffd + fffd + "-demo\""), std::string::npos);
   EXPECT_NE(m.find("name=\"bad" + fffd + "(name\""), std::string::npos);
+  EXPECT_EQ(Promtool(m).code, 0);
+  EXPECT_EQ(e.process().Stop(SIGTERM), 0) << e.Log();
+}
+
+// Epoch labels (issue 11) reach the exporter for the epochs worth naming:
+// tslab-demo --leak-scope holds epoch `request:leaked-scope` with a domain
+// scope that never exits; its per-batch labels (batch:N) come and go and
+// make no series.
+TEST_F(ExporterTest, LabelOfAScopeHeldEpochIsExported) {
+  Demo d(dir_.path(), "scoped", {"--leak-scope", "--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(d.ready()) << d.Errors();
+  Exporter e(dir_.path());
+  std::string m;
+  ASSERT_TRUE(WaitFor([&] {
+    m = e.Metrics();
+    return Sample(m, "tslab_epoch_label_info", {{"label", "request:leaked-scope"}}).has_value();
+  }, 10)) << m << e.Log();
+  EXPECT_EQ(Sample(m, "tslab_epoch_label_info",
+                   {{"name", "scoped"}, {"state", "ACTIVE"}, {"label", "request:leaked-scope"}}),
+            "1");
+  EXPECT_EQ(m.find("label=\"batch:"), std::string::npos) << "an ACTIVE, unheld epoch's label";
   EXPECT_EQ(Promtool(m).code, 0);
   EXPECT_EQ(e.process().Stop(SIGTERM), 0) << e.Log();
 }

@@ -7,8 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "tslab/stats_region.h"
+#include "tools/stats_dump/label_text.h"
 #include "tools/stats_dump/snapshot_json.h"
+#include "tslab/stats_region.h"
 
 namespace tslab::stats_dump {
 namespace {
@@ -209,6 +210,11 @@ const std::vector<ExpoFamily>& Tail() {
        "1 if the stats_dump --doctor check has a finding of this severity for the "
        "allocator (over the exporter's last snapshots of it), else 0.",
        std::string(kProcLabels) + ",check,severity", ""},
+      {"tslab_epoch_label_info", "gauge",
+       "1 for each labelled epoch (tslab_epoch_set_label) that is CLOSING or held "
+       "by a domain scope: which request or phase holds memory. Only those epochs, "
+       "so that labels that change every request do not make a series each.",
+       std::string(kProcLabels) + ",epoch,state,label", ""},
   };
   return v;
 }
@@ -444,6 +450,20 @@ std::string RenderExposition(const Collection& c, const ExporterInfo& info, Expo
                                   Label("severity", SeverityName(sev)));
         *out += hit ? "1\n" : "0\n";
       }
+    }
+  }
+  // The labels of the epochs worth naming: CLOSING (closed, still holding
+  // objects) or held by a scope; at most 16 series per allocator at once.
+  w.Family(tail[2].name, tail[2].type, tail[2].help);
+  for (size_t i = 0; i < c.allocators.size(); ++i) {
+    for (const TslabEpochStats& e : c.allocators[i].sample.snap.epochs) {
+      if (e.state != TSLAB_EPOCH_CLOSING && e.refcount == 0) continue;
+      const std::string label = CleanLabel(e.label, sizeof(e.label));
+      if (label.empty()) continue;
+      w.Start(tail[2].name, base[i] + "," + Label("epoch", std::to_string(e.epoch_id)) +
+                                "," + Label("state", EpochStateName(e.state)) + "," +
+                                Label("label", label));
+      *out += "1\n";
     }
   }
   return w.Finish();
