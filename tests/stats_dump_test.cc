@@ -414,6 +414,62 @@ TEST_F(StatsDumpTest, UsageErrorsExitThreeWithOneLine) {
   EXPECT_NE(off.err.find("--dir"), std::string::npos) << off.err;
 }
 
+// Issue 9, finding 13: NaN was taken as "not given", --dir off blamed
+// TSLAB_STATS_DIR, a zombie was "no process", SIGTERM during the doctor's
+// window was "target exited" (16), a reader that went away was an I/O
+// error (15).
+TEST_F(StatsDumpTest, NanArgumentsZombiesSignalsAndClosedReaders) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"--interval", "nan"}, {"--doctor", "--window", "nan"}}) {
+    RunResult r = StatsDump(dir_.path(), args);
+    EXPECT_EQ(r.code, 3) << args.back();
+    EXPECT_NE(r.err.find("not a number"), std::string::npos) << r.err;
+  }
+  RunResult off = StatsDump(dir_.path(), {"--dir", "off"});
+  EXPECT_EQ(off.code, 3);
+  EXPECT_EQ(off.err.find("TSLAB_STATS_DIR"), std::string::npos) << off.err;
+
+  // A zombie: a child that exited, whose parent (sh, then exec'd into a
+  // sleep) never reaps it.
+  ScratchDir zio;
+  Process parent({{"/bin/sh", "-c", "sleep 0 & echo $!; exec sleep 30"}, {},
+                  zio / "out", zio / "err"});
+  std::string zpid;
+  ASSERT_TRUE(WaitFor([&] {
+    zpid = ReadFile(zio / "out");
+    return !zpid.empty() && zpid.back() == '\n' &&
+           ReadFile("/proc/" + zpid.substr(0, zpid.size() - 1) + "/stat")
+                   .find(") Z ") != std::string::npos;
+  }, 10));
+  zpid.pop_back();
+  RunResult z = StatsDump(dir_.path(), {"-p", zpid});
+  EXPECT_EQ(z.code, 4);
+  EXPECT_NE(z.err.find("zombie"), std::string::npos) << z.err;
+
+  Demo demo(dir_.path(), "sig", {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  const std::string pid = std::to_string(demo.pid());
+  ScratchDir io;
+  Process doctor({{BinDir() + "/stats_dump", "--doctor", "-p", pid, "--window", "10"},
+                  {"TSLAB_STATS_DIR=" + dir_.path()}, io / "out", io / "err"});
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(doctor.Stop(SIGTERM), 128 + SIGTERM) << ReadFile(io / "err");
+  EXPECT_NE(ReadFile(io / "err").find("interrupted by SIGTERM"), std::string::npos)
+      << ReadFile(io / "err");
+
+  // The reader is gone before the report is written (`true` reads nothing).
+  for (const std::string& cmd :
+       {"--doctor -p " + pid + " --window 0.3", std::string("--list")}) {
+    RunResult r = tslab::tool_test::Run(
+        {"/bin/bash", "-c",
+         "set -o pipefail; sleep 0.2 | true; (sleep 0.3; exec \"$0\" " + cmd +
+             ") | true; echo \"rc=$?\"",
+         BinDir() + "/stats_dump"},
+        {"TSLAB_STATS_DIR=" + dir_.path()});
+    EXPECT_NE(r.out.find("rc=0"), std::string::npos) << cmd << ": " << r.out << r.err;
+  }
+}
+
 TEST_F(StatsDumpTest, PermissionDeniedWhenTheRegionIsAnotherUsers) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to run stats_dump as another user";
   Demo demo(dir_.path(), "private", {"--duration", "60", "--pause-ms", "1"});

@@ -65,17 +65,34 @@ struct Options {
 };
 
 std::atomic<bool> g_stop{false};
-void OnStopSignal(int) { g_stop.store(true, std::memory_order_relaxed); }
+std::atomic<int> g_stop_signal{0};
+void OnStopSignal(int sig) {
+  g_stop_signal.store(sig, std::memory_order_relaxed);
+  g_stop.store(true, std::memory_order_relaxed);
+}
 
-// Writes a whole chunk to stdout. kOk with *closed set if the reader went
-// away (EPIPE): not an error for a stream consumer like `head -1`.
+// The end of a run a stop signal cut short, before it had its answer (the
+// doctor's window): no verdict, so the shell's convention, 128 + signal,
+// not "target exited" (16) or a success.
+Status Interrupted(const char* during) {
+  const int sig = g_stop_signal.load(std::memory_order_relaxed);
+  return Status::Error(static_cast<Exit>(128 + sig),
+                       std::string("interrupted by SIG") + sigabbrev_np(sig) +
+                           " " + during + ": no verdict");
+}
+
+// Writes a whole chunk to stdout. The reader going away (EPIPE, as with
+// `| head`) is not an error, for one-shot outputs and streams alike
+// (*closed, if given, says so); neither is a write cut by a stop signal
+// (Ctrl-C while a full pipe blocks us). Any other failure is kIo.
 Status WriteOut(const std::string& s, bool* closed = nullptr) {
   if (std::fwrite(s.data(), 1, s.size(), stdout) == s.size() &&
       std::fflush(stdout) == 0) {
     return Status::Ok();
   }
-  if (errno == EPIPE && closed != nullptr) {
-    *closed = true;
+  if (errno == EPIPE ||
+      (errno == EINTR && g_stop.load(std::memory_order_relaxed))) {
+    if (closed != nullptr) *closed = true;
     return Status::Ok();
   }
   return Status::Error(Exit::kIo, std::string("writing stdout: ") +
@@ -213,7 +230,7 @@ Status RunDoctor(const Options& o, Exit* verdict) {
     if (k > 0) {
       const double at = window * k / (n - 1);
       if (!SleepUntil(mono0 + static_cast<uint64_t>(std::llround(at * 1e9)))) {
-        return Status::Error(Exit::kTargetExited, "interrupted during the window");
+        return Interrupted("during the window");
       }
       s = CheckStillThere(t);
       if (!s.ok()) return s;
@@ -346,7 +363,7 @@ Status RunExposition(const Options& o) {
   Collection c = fleet.Collect();
   if (o.window > 0) {
     if (!SleepUntil(MonotonicNs() + static_cast<uint64_t>(std::llround(o.window * 1e9)))) {
-      return Status::Error(Exit::kTargetExited, "interrupted during the window");
+      return Interrupted("during the window");
     }
     c = fleet.Collect();
   }
@@ -389,6 +406,14 @@ Status CheckModes(const Options& o) {
     return Status::Error(Exit::kUsage, "--config needs --doctor, --format or --show-config");
   }
   if (o.count == 0) return Status::Error(Exit::kUsage, "--count must be at least 1");
+  // CLI11's range check lets NaN through (every comparison with it is
+  // false), and a NaN interval or window then read as "not given".
+  if (std::isnan(o.interval)) {
+    return Status::Error(Exit::kUsage, "--interval: not a number of seconds");
+  }
+  if (std::isnan(o.window)) {
+    return Status::Error(Exit::kUsage, "--window: not a number of seconds");
+  }
   return Status::Ok();
 }
 

@@ -275,9 +275,13 @@ Status ResolveStatsDir(const std::string& flag, std::string* dir) {
   const char* env = std::getenv("TSLAB_STATS_DIR");
   *dir = !flag.empty() ? flag : (env != nullptr && *env) ? env : kDefaultStatsDir;
   if (*dir == "off") {
+    // Say where the "off" came from: --dir off is not TSLAB_STATS_DIR's.
     return Status::Error(Exit::kUsage,
-                         "the stats directory is 'off' (TSLAB_STATS_DIR=off): "
-                         "name the directory to read with --dir");
+                         !flag.empty()
+                             ? "--dir off: 'off' turns stats files off in a "
+                               "program, there is nothing to read; name a directory"
+                             : "the stats directory is 'off' (TSLAB_STATS_DIR=off): "
+                               "name the directory to read with --dir");
   }
   while (dir->size() > 1 && dir->back() == '/') dir->pop_back();
   return Status::Ok();
@@ -392,6 +396,11 @@ Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
       return Status::Error(Exit::kStale,
                            "process " + spid + " is gone; its region files in " +
                                q.dir + " are stale (stats_dump --gc removes them)");
+    }
+    if (ReadProcInfo(pid, &proc)) {  // there, but not alive
+      return Status::Error(Exit::kNoProcess,
+                           "process " + spid + " has exited (a zombie, not yet "
+                           "reaped by its parent): nothing to read");
     }
     return Status::Error(Exit::kNoProcess, "no process with pid " + spid);
   }
