@@ -30,7 +30,7 @@
 //   - A heap's current/avail/ready of an epoch are empty unless it is ACTIVE.
 //
 // Thread-safety: all public members are thread-safe except the destructor.
-// Lock order: advance_mu_, meta_mu_, heaps_mu_, heap locks (by shard), a
+// Lock order: advance_mu_, heaps_mu_, heap locks (by shard), meta_mu_, a
 // class lock, the arena's mutex; the purge registry's lock before a class
 // lock. A fork takes them all, in this order (fork.cc).
 #ifndef TSLAB_SRC_ALLOCATOR_ALLOCATOR_H_

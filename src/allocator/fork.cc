@@ -11,10 +11,10 @@
 // returns.
 //
 // Lock order (the engine's, allocator.h): the purge registry, then this
-// registry, then per allocator advance_mu_, meta_mu_ (labels and
-// refcounts), heaps_mu_ and every heap's lock (with the owners excluded:
-// the close's visit, epoch.cc), the class locks, the arena's lock; last
-// the leaf locks: the shard table and the allocator-id registry. The region-file registry has its own handlers
+// registry, then per allocator advance_mu_, heaps_mu_ and every heap's
+// lock (with the owners excluded: the close's visit, epoch.cc), meta_mu_
+// (labels and refcounts), the class locks, the arena's lock; last the leaf
+// locks: the shard table and the allocator-id registry. The region-file registry has its own handlers
 // (region_file.cc): no engine lock is taken while holding it.
 //
 // What it costs: a fork() waits for every in-flight allocator call to end
@@ -85,12 +85,15 @@ struct ForkRegistry {
 
 void Allocator::ForkPrepare() {
   advance_mu_.lock();
-  meta_mu_.lock();
   // The forking thread is in no operation (fork is not called from inside
   // tslab); a thread without a shard yet owns no heap.
   const uint32_t self = tl_shard_plus_one != 0 ? tl_shard_plus_one - 1
                                                : kNumHeaps;
   VisitAllHeaps(self);
+  // After heaps_mu_: a ring wrap (EpochAdvance) reopens the slot, taking
+  // meta_mu_, while it holds heaps_mu_ (TSan saw the other order here as
+  // an inversion).
+  meta_mu_.lock();
   for (ClassState& cs : classes_) cs.mu.lock();
   arena_.LockForFork();
 }
@@ -101,8 +104,8 @@ void Allocator::ForkRelease() {
   // In the child the other threads' heaps are idle (they were excluded
   // and idle at the fork): unblocked, a new thread that takes their shard
   // becomes their owner.
-  EndVisit();
   meta_mu_.unlock();
+  EndVisit();
   advance_mu_.unlock();
 }
 
