@@ -4,6 +4,7 @@
 // through a forked child; the off switches; the directory safety rules;
 // stale leftovers and planted symlinks; concurrent create/destroy.
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -90,11 +91,19 @@ class RegionFileTest : public ::testing::Test {
     return AllocPtr(tslab_create(&o));
   }
 
-  std::string ExpectedName(tslab_allocator* a) {
-    Mapped m(tslab_region_path(a));
-    if (!m.ok()) return "";
-    return "tslab-" + std::to_string(getpid()) + "-" +
-           std::to_string(m.header().allocator_id) + ".stats";
+  // "tslab-<pid>-<allocator id>-" + a 64-bit nonce in 16 hex digits.
+  ::testing::AssertionResult HasExpectedName(tslab_allocator* a) {
+    const std::string path = tslab_region_path(a);
+    Mapped m(path);
+    if (!m.ok()) return ::testing::AssertionFailure() << "cannot map " << path;
+    const std::string prefix = dir_ / ("tslab-" + std::to_string(getpid()) + "-" +
+                                       std::to_string(m.header().allocator_id) + "-");
+    if (path.rfind(prefix, 0) != 0 || path.size() != prefix.size() + 16 + 6 ||
+        path.compare(path.size() - 6, 6, ".stats") != 0 ||
+        path.find_first_not_of("0123456789abcdef", prefix.size()) != path.size() - 6) {
+      return ::testing::AssertionFailure() << path << " is not " << prefix << "<16 hex>.stats";
+    }
+    return ::testing::AssertionSuccess();
   }
 
   ScratchDir dir_;
@@ -106,9 +115,20 @@ TEST_F(RegionFileTest, FileIsNamedByPidAndAllocatorWithMode0600) {
   ASSERT_TRUE(a);
   const std::string path = tslab_region_path(a.get());
   ASSERT_FALSE(path.empty()) << "no region file in " << dir_.path();
-  EXPECT_EQ(path, dir_ / ExpectedName(a.get()));
+  EXPECT_TRUE(HasExpectedName(a.get()));
+  // The nonce differs for every file, even of the same allocator id.
+  const std::string first = path;
+  a.reset();
+  a = Create("alpha");
+  ASSERT_TRUE(a);
+  EXPECT_TRUE(HasExpectedName(a.get()));
+  EXPECT_NE(first, tslab_region_path(a.get()));
+  // No hidden file of the creation is left.
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    EXPECT_NE(e.path().filename().string()[0], '.') << e.path();
+  }
   struct stat st;
-  ASSERT_EQ(lstat(path.c_str(), &st), 0);
+  ASSERT_EQ(lstat(tslab_region_path(a.get()), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_EQ(st.st_mode & 07777, 0600u);
   EXPECT_EQ(st.st_uid, geteuid());
@@ -123,6 +143,9 @@ TEST_F(RegionFileTest, HeaderDescribesTheProcessAndAllocator) {
   ASSERT_TRUE(m.ok());
   const TslabRegionHeader& h = m.header();
   EXPECT_EQ(h.magic, TSLAB_REGION_MAGIC);
+  struct stat ns;
+  ASSERT_EQ(stat("/proc/self/ns/pid", &ns), 0);
+  EXPECT_EQ(h.pid_ns_inode, static_cast<uint64_t>(ns.st_ino));
   EXPECT_EQ(h.layout_version, TSLAB_REGION_LAYOUT_VERSION);
   EXPECT_EQ(h.header_size, sizeof(TslabRegionHeader));
   EXPECT_EQ(h.region_size, m.size());
@@ -336,17 +359,25 @@ std::string OwnName(int id, const char* suffix = "") {
          ".stats";
 }
 
-TEST_F(RegionFileTest, StaleLeftoverOfAnEarlierProcessWithOurPidIsReplaced) {
+// Issue 9, finding 5a: files planted under every name the old scheme
+// would use (tslab-<pid>-<id>.stats and .1 to .7) made the process run
+// without a stats file. Names now carry a nonce: planted files are neither
+// used nor removed (they are not ours), and the region has its file.
+TEST_F(RegionFileTest, PlantedFilesAreNeitherUsedNorRemoved) {
   for (int id = 1; id <= kPlanted; ++id) {
-    ASSERT_TRUE(WriteFile(dir_ / OwnName(id), "left by a dead process"));
+    ASSERT_TRUE(WriteFile(dir_ / OwnName(id), "planted"));
+    for (int alt = 1; alt < 8; ++alt) {
+      ASSERT_TRUE(WriteFile(dir_ / OwnName(id, ("." + std::to_string(alt)).c_str()),
+                            "planted"));
+    }
   }
   AllocPtr a = Create("alpha");
   ASSERT_TRUE(a);
-  const std::string path = tslab_region_path(a.get());
-  EXPECT_EQ(path, dir_ / ExpectedName(a.get()));
-  Mapped m(path);
+  EXPECT_TRUE(HasExpectedName(a.get()));
+  Mapped m(tslab_region_path(a.get()));
   ASSERT_TRUE(m.ok());
   EXPECT_EQ(m.header().magic, TSLAB_REGION_MAGIC);
+  for (int id = 1; id <= kPlanted; ++id) EXPECT_EQ(ReadFile(dir_ / OwnName(id)), "planted");
 }
 
 TEST_F(RegionFileTest, PlantedSymlinkIsNeverFollowed) {
@@ -359,15 +390,42 @@ TEST_F(RegionFileTest, PlantedSymlinkIsNeverFollowed) {
   ASSERT_TRUE(a);
   const std::string path = tslab_region_path(a.get());
   EXPECT_TRUE(ReadFile(target).empty()) << "the symlink's target was written";
-  // The name is taken (by something that is not a stale file of ours), so
-  // the region goes to the first alternative name.
   ASSERT_FALSE(path.empty());
   struct stat st;
   ASSERT_EQ(lstat(path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
-  Mapped m(path);
-  ASSERT_TRUE(m.ok());
-  EXPECT_EQ(path, dir_ / OwnName(static_cast<int>(m.header().allocator_id), ".1"));
+  EXPECT_TRUE(HasExpectedName(a.get()));
+}
+
+// Issue 9, finding 10: a reader listing the directory while allocators
+// are created found files at 0 bytes or without their magic (38 of 494
+// reads). A file now appears under its name only once its header is whole.
+TEST_F(RegionFileTest, AReaderNeverSeesARegionBeingBuilt) {
+  std::atomic<bool> stop{false};
+  std::atomic<int> opened{0}, unfinished{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      for (const std::string& name : dir_.Regions()) {
+        const int fd = open((dir_ / name).c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) continue;  // destroyed meanwhile
+        TslabRegionHeader h{};
+        const ssize_t n = pread(fd, &h, sizeof(h), 0);
+        close(fd);
+        ++opened;
+        if (n != static_cast<ssize_t>(sizeof(h)) || h.magic != TSLAB_REGION_MAGIC) {
+          ++unfinished;
+        }
+      }
+    }
+  });
+  for (int i = 0; i < 300; ++i) {
+    AllocPtr a = Create("churn");
+    ASSERT_TRUE(a);
+  }
+  stop = true;
+  reader.join();
+  EXPECT_GT(opened.load(), 0);
+  EXPECT_EQ(unfinished.load(), 0) << "of " << opened.load() << " files opened";
 }
 
 TEST_F(RegionFileTest, ConcurrentCreateAndDestroyLeaveNoFileBehind) {

@@ -5,6 +5,10 @@
  * counters in place (no copying thread, no syscall on the hot path). The
  * region is either anonymous memory or a file under /dev/shm/tslab/ that
  * another process maps read-only (stats_dump); see tslab.h for the options.
+ * A file appears under its final name only once its header is whole (it
+ * is built under a hidden name and renamed), and only its writer maps it
+ * read-write: a reader counts a file as live only while the process its
+ * header names has it mapped.
  *
  * Layout (all offsets from the start; every counter is a 64-bit value):
  *   TslabRegionHeader  (tslab_region_header, 512 bytes)
@@ -74,9 +78,14 @@ typedef struct TslabRegionHeader {
   uint64_t purge_delay_ms;
   /* Likewise: the offset of the label section, 0 if the region has none. */
   uint64_t off_labels;
-  /* The rest of 512 bytes: 14 uint64_t, 6 uint32_t, the two per-class
+  /* Likewise: the inode of the writer's PID namespace (/proc/self/ns/pid),
+   * 0 if unknown. pid is the pid inside that namespace: with it, a reader
+   * in another namespace finds the writer on its side (docs/stats_dump.md,
+   * "Region files"). */
+  uint64_t pid_ns_inode;
+  /* The rest of 512 bytes: 15 uint64_t, 6 uint32_t, the two per-class
    * arrays, the name. */
-  uint8_t reserved[512 - 8 * 14 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
+  uint8_t reserved[512 - 8 * 15 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
                    TSLAB_REGION_NAME_MAX];
 } TslabRegionHeader;
 
@@ -223,7 +232,8 @@ TSLAB_STATIC_ASSERT(sizeof(TslabRegionHeader) == 512 &&
                         offsetof(TslabRegionHeader, name) == 248 &&
                         offsetof(TslabRegionHeader, purge_delay_ms) == 312 &&
                         offsetof(TslabRegionHeader, off_labels) == 320 &&
-                        offsetof(TslabRegionHeader, reserved) == 328,
+                        offsetof(TslabRegionHeader, pid_ns_inode) == 328 &&
+                        offsetof(TslabRegionHeader, reserved) == 336,
                     "TslabRegionHeader: layout 1 is 512 bytes")
 TSLAB_STATIC_ASSERT((0 TSLAB_REGION_GLOBAL_FIELDS(TSLAB_REGION_COUNT_)) <
                             TSLAB_REGION_GLOBAL_SLOTS &&

@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -57,6 +58,7 @@ bool StatsRegion::Create(const RegionParams& params) {
   h.region_size = size_;
   h.pid = getpid();
   h.start_time_ticks = ProcessStartTicks();
+  h.pid_ns_inode = PidNamespaceInode();
   h.create_realtime_ns = RealtimeNs();
   h.page_size = params.page_size;
   h.epoch_count = TSLAB_NUM_EPOCHS;
@@ -78,6 +80,7 @@ bool StatsRegion::Create(const RegionParams& params) {
       .store(TSLAB_REGION_LAYOUT_VERSION, std::memory_order_release);
   std::atomic_ref<uint64_t>(h.magic).store(TSLAB_REGION_MAGIC,
                                            std::memory_order_release);
+  if (!path_.empty()) PublishFile();  // the file appears whole, or not at all
   return true;
 }
 
@@ -180,6 +183,11 @@ uint64_t ProcessStartTicks() {
     if (*p == ' ') ++field;
   }
   return std::strtoull(p, nullptr, 10);
+}
+
+uint64_t PidNamespaceInode() {
+  struct stat st;
+  return stat("/proc/self/ns/pid", &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
 }
 
 }  // namespace tslab::internal

@@ -57,8 +57,12 @@ class StatsRegion {
 
  private:
   // Region file helpers (region_file.cc). MapFile returns nullptr (and
-  // leaves path_ empty) when the file cannot or should not be made.
+  // leaves path_ empty) when the file cannot or should not be made; the
+  // file it makes has a hidden name until PublishFile (called once the
+  // header is whole) renames it. False if the rename failed: the region
+  // then lives on in the unlinked mapping, invisible, and path_ is empty.
   void* MapFile(const RegionParams& params, size_t size);
+  bool PublishFile();
   void UnlinkFile();
   // region_file.cc's registry of live file-backed regions (for the exit
   // handler, which unlinks them, and the fork handler, which gives the
@@ -100,6 +104,8 @@ uint64_t MonotonicNs();
 uint64_t RealtimeNs();
 // Field 22 of /proc/self/stat (start time in clock ticks), 0 if unreadable.
 uint64_t ProcessStartTicks();
+// The inode of /proc/self/ns/pid (the PID namespace), 0 if unreadable.
+uint64_t PidNamespaceInode();
 
 }  // namespace tslab::internal
 

@@ -6,31 +6,45 @@
 // TSLAB_STATS_DIR=off (whatever the options say), a directory "off" or
 // TSLAB_REGION_OFF mean anonymous memory. Any failure below also means
 // anonymous memory: tslab_create never fails because of the file.
-// File: <dir>/tslab-<pid>-<allocator id>.stats (".<n>" before ".stats" if an
-// allocator of this process that is being destroyed still holds the name),
-// mode 0600, created with O_CREAT|O_EXCL|O_NOFOLLOW, space reserved with
+//
+// File: <dir>/tslab-<pid>-<allocator id>-<nonce>.stats, where the nonce is
+// 64 random bits. Nobody can predict the name, so nobody can squat it
+// (pre-create it to make us fall back to anonymous memory), and two
+// processes with the same pid in different PID namespaces that share the
+// directory never collide (nor remove each other's files as leftovers).
+// The pid in the name is a hint for readers; the header holds the truth
+// (pid, PID namespace inode, start time) and a reader checks it against the
+// process that maps the file (docs/stats_dump.md, "Region files").
+//
+// Creation: the file is built under a hidden name (".tslab-...", which no
+// reader lists), mode 0600, O_CREAT|O_EXCL|O_NOFOLLOW, space reserved with
 // posix_fallocate (so a full tmpfs fails here, not with SIGBUS on a counter
 // write later), mapped MAP_SHARED|MAP_POPULATE (no page faults on the hot
-// path).
+// path), its header written (StatsRegion::Create), and only then renamed
+// to its final name (PublishFile, RENAME_NOREPLACE). A reader never sees a
+// region at 0 bytes or without its magic.
 //
 // The directory may be shared between users. It is used only if it is a
 // real directory (not a symlink), owned by us or by root, and, if others
 // may write to it, sticky (so nobody else can remove or replace our files).
-// A missing default directory is created 01777 by root (shared, like /tmp)
-// and 0700 by anyone else (private to that user: other users then fall back
-// to anonymous memory, see docs/stats_dump.md). A missing TSLAB_STATS_DIR
-// is created 0700.
+// A missing default directory is created 01777 by root (shared, like /tmp);
+// anyone else, when the default is missing or unusable (another user's
+// private directory), uses /dev/shm/tslab-<uid> (created 0700), which
+// readers of the default directory list too. A missing TSLAB_STATS_DIR is
+// created 0700.
 //
 // Removal: on allocator destroy (UnlinkFile) and at normal process exit (an
 // atexit handler unlinks every live region of the process). A forked child
 // gets private copies of the parent's regions (pthread_atfork), so it never
-// writes into, nor removes, the parent's files.
+// writes into, nor removes, the parent's files. After exec the file stays
+// until --gc: readers see that the process no longer maps it.
 //
 // Thread-safety: the registry of live file regions is guarded by one
 // mutex; creation, destroy, exit and fork may race freely.
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +52,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <mutex>
 
 #include "src/allocator/region.h"
@@ -81,14 +96,6 @@ struct RegionFileRegistry {
     r->file_next_ = r->file_prev_ = nullptr;
     r->file_registered_ = false;
   }
-  // REQUIRES: Mu(). Whether one of our live regions has this path.
-  static bool HasPath(const char* path) {
-    for (StatsRegion* r = Head(); r; r = r->file_next_) {
-      if (r->path_ == path) return true;
-    }
-    return false;
-  }
-
   static void OnExit() {
     std::lock_guard<std::mutex> lock(Mu());
     Exited() = true;
@@ -144,8 +151,10 @@ constexpr const char* kDefaultDir = "/dev/shm/tslab";
 // returns -1 if it is missing and cannot be made, or unsafe.
 int OpenStatsDir(const char* dir, bool is_default) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) {
-    const bool shared = is_default && geteuid() == 0;
+  // Only root makes the default directory (shared): made by another user it
+  // would be theirs, private, and every other user's stats would be lost.
+  if (fd < 0 && errno == ENOENT && (!is_default || geteuid() == 0)) {
+    const bool shared = is_default;
     if (mkdir(dir, 0700) == 0) {
       fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       // mkdir's mode is cut by the umask; set the sticky shared mode here.
@@ -167,27 +176,16 @@ int OpenStatsDir(const char* dir, bool is_default) {
   return fd;
 }
 
-// Creates name in dfd exclusively. A leftover of an earlier process that
-// had our pid (it died without cleaning up) is removed and the name reused.
-int CreateExclusive(int dfd, const char* name, const char* full_path) {
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    int fd = openat(dfd, name,
-                    O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd >= 0 || errno != EEXIST || attempt > 0) return fd;
-    struct stat st;
-    bool stale;
-    {
-      std::lock_guard<std::mutex> lock(RegionFileRegistry::Mu());
-      stale = !RegionFileRegistry::HasPath(full_path) &&
-              fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-              S_ISREG(st.st_mode) && st.st_uid == geteuid();
-    }
-    if (!stale || unlinkat(dfd, name, 0) != 0) {
-      errno = EEXIST;
-      return -1;
-    }
-  }
-  return -1;
+// 64 bits nobody else can guess: getrandom, else (no entropy yet, very
+// early boot) the clock, the pid and an address, which at least never
+// repeat within this process.
+uint64_t Nonce() {
+  uint64_t v = 0;
+  if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == sizeof(v)) return v;
+  static std::atomic<uint64_t> counter{0};
+  v = RealtimeNs() ^ (uint64_t(getpid()) << 40) ^
+      reinterpret_cast<uintptr_t>(&v) ^ (counter.fetch_add(1) * 0x9e3779b97f4a7c15ull);
+  return v;
 }
 
 }  // namespace
@@ -211,30 +209,33 @@ void* StatsRegion::MapFile(const RegionParams& params, size_t size) {
     if (RegionFileRegistry::Exited()) return nullptr;
   }
   int dfd = OpenStatsDir(dir, is_default);
+  char own[64];
+  if (dfd < 0 && is_default && geteuid() != 0) {
+    // The shared default is missing or not ours to use (another user's
+    // private directory): this user's own, next to it, which readers of
+    // the default directory also list (docs/stats_dump.md).
+    std::snprintf(own, sizeof(own), "%s-%u", kDefaultDir, static_cast<unsigned>(geteuid()));
+    dir = own;
+    dfd = OpenStatsDir(dir, false);
+  }
   if (dfd < 0) return nullptr;
 
   const int pid = static_cast<int>(getpid());
   char name[96];
-  std::string full;
   int fd = -1;
-  // Allocator ids are reused: a destroyed allocator may still hold the
-  // plain name for a moment, hence a few suffixed alternatives.
-  for (unsigned alt = 0; alt < 8 && fd < 0; ++alt) {
-    if (alt == 0) {
-      std::snprintf(name, sizeof(name), "tslab-%d-%u.stats", pid,
-                    params.allocator_id);
-    } else {
-      std::snprintf(name, sizeof(name), "tslab-%d-%u.%u.stats", pid,
-                    params.allocator_id, alt);
-    }
-    full.assign(dir).append("/").append(name);
-    fd = CreateExclusive(dfd, name, full.c_str());
+  // A name taken (by chance, or by anything planted) is not ours: draw
+  // another nonce. Nothing is ever removed here.
+  for (int attempt = 0; attempt < 4 && fd < 0; ++attempt) {
+    std::snprintf(name, sizeof(name), ".tslab-%d-%u-%016llx.stats", pid,
+                  params.allocator_id, static_cast<unsigned long long>(Nonce()));
+    fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0 && errno != EEXIST) break;
   }
   if (fd < 0) {
     close(dfd);
     return nullptr;
   }
+  std::string full = std::string(dir) + "/" + name;
   void* base = MAP_FAILED;
   if (fchmod(fd, 0600) == 0 && ftruncate(fd, static_cast<off_t>(size)) == 0 &&
       posix_fallocate(fd, 0, static_cast<off_t>(size)) == 0) {
@@ -254,10 +255,32 @@ void* StatsRegion::MapFile(const RegionParams& params, size_t size) {
     munmap(base, size);
     return nullptr;
   }
+  // Registered under the hidden name: exit and fork handle it like any
+  // other until PublishFile renames it.
   path_ = std::move(full);
   base_ = base;  // Create() sets it too; the fork handler may need it first
   RegionFileRegistry::Add(this);
   return base;
+}
+
+bool StatsRegion::PublishFile() {
+  std::lock_guard<std::mutex> lock(RegionFileRegistry::Mu());
+  if (!file_registered_) return false;  // exit or fork took it meanwhile
+  const size_t slash = path_.rfind('/');
+  std::string final_path = path_;
+  final_path.erase(slash + 1, 1);  // the leading '.'
+  // RENAME_NOREPLACE: a file planted under the final name (it cannot be
+  // guessed, but) is never replaced; tmpfs and every local file system
+  // support it.
+  if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_path.c_str(),
+                RENAME_NOREPLACE) != 0) {
+    unlink(path_.c_str());
+    RegionFileRegistry::Remove(this);
+    path_.clear();
+    return false;
+  }
+  path_ = std::move(final_path);
+  return true;
 }
 
 void StatsRegion::UnlinkFile() {
