@@ -168,6 +168,30 @@ TEST_F(DoctorTest, HealthyProcessIsHealthy) {
   EXPECT_GE(report["judged"].size(), 15u) << "a working process has data for most checks";
 }
 
+// Issue 9, finding 10: a region file truncated during the doctor's window
+// was reported as "destroyed" (exit 16). It is a truncation (exit 8).
+TEST_F(DoctorTest, RegionTruncatedDuringTheWindowIsATruncation) {
+  std::string image = RealRegionImage();
+  ASSERT_GE(image.size(), tslab_region_size());
+  RegionHolder owner;
+  ASSERT_TRUE(WaitFor([&] { return StartTicks(owner.pid()) != 0; }, 10));
+  RetargetImage(&image, owner.pid());
+  const std::string file = dir_ / ("tslab-" + std::to_string(owner.pid()) + "-1.stats");
+  ASSERT_TRUE(WriteHeldRegion(&owner, file, image));
+  ScratchDir io;
+  Process doctor({{BinDir() + "/stats_dump", "--doctor", "--window", "30", "-p",
+                   std::to_string(owner.pid())},
+                  {"TSLAB_STATS_DIR=" + dir_.path()}, io / "out", io / "err"});
+  // Once stats_dump has the region mapped, its window has begun.
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile("/proc/" + std::to_string(doctor.pid()) + "/maps").find(file) !=
+               std::string::npos || doctor.Exited();
+  }, 30));
+  ASSERT_EQ(truncate(file.c_str(), 0), 0);
+  EXPECT_EQ(doctor.Wait(60), 8) << ReadFile(io / "err");
+  EXPECT_NE(ReadFile(io / "err").find("truncated"), std::string::npos) << ReadFile(io / "err");
+}
+
 // CAS retries need two threads on the same bitmap word within a few
 // nanoseconds: on the 2-vCPU CI machine even a bare two-thread CAS loop
 // fails a handful of times in ten million, so no real process shows them
@@ -176,7 +200,7 @@ TEST_F(DoctorTest, HealthyProcessIsHealthy) {
 TEST_F(DoctorTest, CasRetryChecksJudgeWhatTheRegionShows) {
   std::string image = RealRegionImage();
   ASSERT_GE(image.size(), tslab_region_size());
-  Process owner({{"/bin/sleep", "120"}, {}, "", ""});
+  RegionHolder owner;  // maps the file, as a tslab process would
   ASSERT_TRUE(WaitFor([&] { return StartTicks(owner.pid()) != 0; }, 10));
   RetargetImage(&image, owner.pid());
   TslabRegionShard* sh = ImageShard(&image, 5);
@@ -187,7 +211,8 @@ TEST_F(DoctorTest, CasRetryChecksJudgeWhatTheRegionShows) {
   sh->allocs[3][6] += 100000;               // class 6: healthy
   sh->frees[3][6] += 100000;
   sh->cls[6].alloc_cas_retries += 10;
-  ASSERT_TRUE(WriteFile(dir_ / ("tslab-" + std::to_string(owner.pid()) + "-1.stats"), image));
+  ASSERT_TRUE(WriteHeldRegion(&owner, dir_ / ("tslab-" + std::to_string(owner.pid()) + "-1.stats"),
+                              image));
   RunResult r = StatsDump(dir_.path(), {"--doctor", "--json", "--window", "0.2", "-p",
                                         std::to_string(owner.pid())});
   ASSERT_EQ(r.code, 1) << r.out << r.err;

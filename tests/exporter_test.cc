@@ -489,18 +489,17 @@ TEST_F(ExporterTest, ChurnExitedKilledReusedPidAndCorruptFilesNeverBreakAScrape)
   // Crafted files of live processes that are not tslab processes.
   const std::string image = RealRegionImage();
   ASSERT_FALSE(image.empty());
-  Process s1({{"/bin/sleep", "120"}, {}, "", ""}), s2({{"/bin/sleep", "120"}, {}, "", ""}),
-      s3({{"/bin/sleep", "120"}, {}, "", ""}), s4({{"/bin/sleep", "120"}, {}, "", ""});
-  for (Process* s : {&s1, &s2, &s3, &s4}) {
+  // Each stand-in maps its file, as a tslab process maps its region.
+  RegionHolder s1, s2, s3, s4;
+  for (RegionHolder* s : {&s1, &s2, &s3, &s4}) {
     ASSERT_TRUE(WaitFor([&] { return StartTicks(s->pid()) != 0; }, 10));
   }
-  auto craft = [&](Process& p, void (*mutate)(std::string*)) {
+  auto craft = [&](RegionHolder& p, void (*mutate)(std::string*)) {
     std::string i = image;
     RetargetImage(&i, p.pid());
     mutate(&i);
-    return WriteFile(dir_ / ("tslab-" + std::to_string(p.pid()) + "-1.stats"), i);
+    return WriteHeldRegion(&p, dir_ / ("tslab-" + std::to_string(p.pid()) + "-1.stats"), i);
   };
-  // The pid's earlier owner (another start time): stale, never exported.
   ASSERT_TRUE(craft(s1, [](std::string* i) { ImageHeader(i)->start_time_ticks += 1; }));
   ASSERT_TRUE(craft(s2, [](std::string* i) { ImageHeader(i)->magic ^= 0x5a5a; }));
   ASSERT_TRUE(craft(s3, [](std::string* i) { i->resize(i->size() / 2); }));
@@ -511,7 +510,7 @@ TEST_F(ExporterTest, ChurnExitedKilledReusedPidAndCorruptFilesNeverBreakAScrape)
   EXPECT_EQ(r->status, 200);
   m = r->body;
   EXPECT_TRUE(has(m, stays.pid()));
-  for (Process* s : {&s1, &s2, &s3, &s4}) EXPECT_FALSE(has(m, s->pid()));
+  for (RegionHolder* s : {&s1, &s2, &s3, &s4}) EXPECT_FALSE(has(m, s->pid()));
   EXPECT_EQ(SampleU64(m, "tslab_exporter_errors_total", {{"reason", "stale"}}), 1u + 3u);
   EXPECT_EQ(SampleU64(m, "tslab_exporter_errors_total", {{"reason", "corrupt"}}), 1u);
   EXPECT_EQ(SampleU64(m, "tslab_exporter_errors_total", {{"reason", "truncated"}}), 1u);

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -598,13 +599,14 @@ TEST_P(CraftedRegionTest, IsReadOrRefusedWithItsExitCode) {
   const CraftCase& c = GetParam();
   std::string image = RealRegionImage();
   ASSERT_GE(image.size(), sizeof(TslabRegionHeader));
-  // A live process without tslab stands in as the region's owner.
-  Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
+  // A live process without tslab stands in as the region's owner, and
+  // maps the file as tslab would.
+  RegionHolder sleeper;
   ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
   RetargetImage(&image, sleeper.pid());
   c.mutate(&image);
   const std::string file = "tslab-" + std::to_string(sleeper.pid()) + "-1.stats";
-  ASSERT_TRUE(WriteFile(dir_ / file, image));
+  ASSERT_TRUE(WriteHeldRegion(&sleeper, dir_ / file, image));
   RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(sleeper.pid()), "--json"});
   EXPECT_EQ(r.code, c.expected_exit) << r.err;
   if (c.expected_exit == 0) {
@@ -651,11 +653,11 @@ TEST_F(StatsDumpTest, NoSuchProcessAndNotATslabProcess) {
 TEST_F(StatsDumpTest, RegionOfAnotherOwnerIsNotTrusted) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root to give a file away";
   std::string image = RealRegionImage();
-  Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
+  RegionHolder sleeper;
   ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
   RetargetImage(&image, sleeper.pid());
   const std::string file = dir_ / ("tslab-" + std::to_string(sleeper.pid()) + "-1.stats");
-  ASSERT_TRUE(WriteFile(file, image));
+  ASSERT_TRUE(WriteHeldRegion(&sleeper, file, image));
   ASSERT_EQ(chown(file.c_str(), 65534, 65534), 0);
   RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(sleeper.pid())});
   EXPECT_EQ(r.code, 7) << r.err;
@@ -665,34 +667,188 @@ TEST_F(StatsDumpTest, RegionOfAnotherOwnerIsNotTrusted) {
 TEST_F(StatsDumpTest, GcRemovesDeadAndReusedPidFilesOnly) {
   Demo alive(dir_.path(), "alive", {"--duration", "60", "--pause-ms", "1"});
   ASSERT_TRUE(alive.ready()) << alive.Errors();
-  Process sleeper({{"/bin/sleep", "60"}, {}, "", ""});
+  RegionHolder sleeper;
   Process gone({{"/bin/true"}, {}, "", ""});
   ASSERT_EQ(gone.Wait(30), 0);
   ASSERT_TRUE(WaitFor([&] { return StartTicks(sleeper.pid()) != 0; }, 10));
   std::string image = RealRegionImage();
-  auto craft = [&](pid_t pid, uint64_t ticks, int id, bool corrupt) {
+  auto craft = [&](pid_t pid, uint64_t ticks, int id, bool corrupt, bool held) {
     std::string i = image;
     Header(&i)->pid = pid;
     Header(&i)->start_time_ticks = ticks;
     if (corrupt) Header(&i)->magic = 1;
-    return WriteFile(dir_ / ("tslab-" + std::to_string(pid) + "-" + std::to_string(id) +
-                             ".stats"), i);
+    const std::string path =
+        dir_ / ("tslab-" + std::to_string(pid) + "-" + std::to_string(id) + ".stats");
+    return held ? WriteHeldRegion(&sleeper, path, i) : WriteFile(path, i);
   };
-  ASSERT_TRUE(craft(gone.pid(), 1, 1, false));                             // dead
-  ASSERT_TRUE(craft(sleeper.pid(), StartTicks(sleeper.pid()) + 7, 1, false));  // reused
-  ASSERT_TRUE(craft(sleeper.pid(), StartTicks(sleeper.pid()), 2, true));   // live, corrupt
-  ASSERT_EQ(dir_.Regions().size(), 4u);
+  const uint64_t ticks = StartTicks(sleeper.pid());
+  ASSERT_TRUE(craft(gone.pid(), 1, 1, false, false));             // dead
+  ASSERT_TRUE(craft(sleeper.pid(), ticks + 7, 1, false, true));   // reused
+  ASSERT_TRUE(craft(sleeper.pid(), ticks, 2, true, true));        // live, corrupt
+  ASSERT_TRUE(craft(sleeper.pid(), ticks, 3, false, false));      // planted: not mapped
+  // Issue 9, finding 13: entries under a region's name that are not
+  // regular files were never removed.
+  const std::string prefix = dir_ / ("tslab-" + std::to_string(gone.pid()));
+  ASSERT_EQ(symlink("/etc/passwd", (prefix + "-7.stats").c_str()), 0);
+  ASSERT_EQ(mkfifo((prefix + "-8.stats").c_str(), 0600), 0);
+  ASSERT_EQ(mkdir((prefix + "-9.stats").c_str(), 0700), 0);
+  ASSERT_EQ(dir_.Regions().size(), 8u);
   RunResult gc = StatsDump(dir_.path(), {"--gc"});
   ASSERT_EQ(gc.code, 0) << gc.err;
-  EXPECT_NE(gc.out.find("removed 2 stale"), std::string::npos) << gc.out;
+  EXPECT_NE(gc.out.find("removed 6 stale"), std::string::npos) << gc.out;
   std::vector<std::string> left = dir_.Regions();
-  ASSERT_EQ(left.size(), 2u);
+  ASSERT_EQ(left.size(), 2u) << gc.out;
   EXPECT_EQ(left[0].rfind("tslab-" + std::to_string(alive.pid()) + "-", 0) == 0 ||
                 left[1].rfind("tslab-" + std::to_string(alive.pid()) + "-", 0) == 0,
             true);
   EXPECT_TRUE(std::find(left.begin(), left.end(),
                         "tslab-" + std::to_string(sleeper.pid()) + "-2.stats") != left.end())
       << "a live process's corrupt region is not gc's to judge";
+  EXPECT_TRUE(std::filesystem::exists("/etc/passwd"));
+}
+
+// Issue 9, finding 5b: any file named after a live pid counted as a live
+// tslab process (`touch tslab-1-1.stats` made plain stats_dump exit 12
+// for everyone, and --gc kept it), and a zero-filled one cost 0.5 s of
+// waiting for its magic. A file counts only if its process maps it.
+TEST_F(StatsDumpTest, PlantedFilesOfLiveProcessesAreNotTslabProcesses) {
+  Demo alive(dir_.path(), "alive", {"--duration", "60", "--pause-ms", "1"});
+  ASSERT_TRUE(alive.ready()) << alive.Errors();
+  ASSERT_TRUE(WriteFile(dir_ / "tslab-1-1.stats", ""));
+  for (int i = 1; i <= 20; ++i) {
+    ASSERT_TRUE(WriteFile(dir_ / ("tslab-" + std::to_string(getpid()) + "-" +
+                                  std::to_string(i) + ".stats"),
+                          std::string(8192, '\0')));
+  }
+  RunResult plain = StatsDump(dir_.path(), {"--json"});
+  EXPECT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(Json::parse(plain.out)["pid"], alive.pid());
+  RunResult list = StatsDump(dir_.path(), {"--list", "--json"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  EXPECT_EQ(Json::parse(list.out).size(), 1u) << list.out;
+  RunResult mine = StatsDump(dir_.path(), {"-p", std::to_string(getpid())});
+  EXPECT_EQ(mine.code, 10) << mine.err;
+  EXPECT_NE(mine.err.find("not mapped by process"), std::string::npos) << mine.err;
+  RunResult gc = StatsDump(dir_.path(), {"--gc"});
+  EXPECT_NE(gc.out.find("removed 21 stale"), std::string::npos) << gc.out;
+  EXPECT_EQ(dir_.Regions().size(), 1u);
+}
+
+// Issue 9, finding 9: after exec the region file stayed, and stats_dump
+// read the new program (sleep) as a tslab process with the old counters.
+TEST_F(StatsDumpTest, AProgramThatExecdIsNoLongerATslabProcess) {
+  // tslab-demo --exec-after: allocates, then execs sleep without exiting
+  // (its file stays: no exit handler runs across exec).
+  ScratchDir io;
+  Process p({{BinDir() + "/tslab-demo", "--name", "before-exec", "--duration", "0.2",
+              "--pause-ms", "1", "--exec", "/bin/sleep 60"},
+             {"TSLAB_STATS_DIR=" + dir_.path()}, io / "out", io / "err"});
+  ASSERT_TRUE(WaitFor([&] { return ReadFile("/proc/" + std::to_string(p.pid()) + "/comm") ==
+                                   "sleep\n"; }, 30))
+      << ReadFile(io / "err");
+  ASSERT_EQ(dir_.Regions().size(), 1u) << "the file is left across exec";
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(p.pid())});
+  EXPECT_EQ(r.code, 10) << r.err;
+  EXPECT_NE(r.err.find("exec'd"), std::string::npos) << r.err;
+  RunResult plain = StatsDump(dir_.path(), {});
+  EXPECT_EQ(plain.code, 11) << plain.err;
+  RunResult gc = StatsDump(dir_.path(), {"--gc"});
+  EXPECT_NE(gc.out.find("removed 1 stale"), std::string::npos) << gc.out;
+  EXPECT_TRUE(dir_.Regions().empty());
+}
+
+// Issue 9, finding 3: two containers (PID namespaces, each demo is pid 1
+// there) sharing a stats directory deleted each other's live files, the
+// host's --gc deleted a live namespaced region, and -p HOSTPID found none.
+TEST_F(StatsDumpTest, TwoPidNamespacesShareADirectory) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for unshare --pid";
+  if (access("/usr/bin/unshare", X_OK) != 0) GTEST_SKIP() << "no unshare(1)";
+  ScratchDir io;
+  auto contained = [&](const std::string& name) {
+    return std::make_unique<Process>(Process::Spec{
+        {"/usr/bin/unshare", "--pid", "--fork", "--mount-proc", "--kill-child=TERM",
+         BinDir() + "/tslab-demo",
+         "--name", name, "--duration", "60", "--pause-ms", "2"},
+        {"TSLAB_STATS_DIR=" + dir_.path()}, io / (name + ".out"), io / (name + ".err")});
+  };
+  auto a = contained("ns-a");
+  ASSERT_TRUE(WaitFor([&] { return dir_.Regions().size() == 1; }, 30)) << ReadFile(io / "ns-a.err");
+  auto b = contained("ns-b");
+  ASSERT_TRUE(WaitFor([&] { return dir_.Regions().size() == 2; }, 30)) << ReadFile(io / "ns-b.err");
+  // Both are pid 1 in their namespace: the names say so.
+  for (const std::string& f : dir_.Regions()) EXPECT_EQ(f.rfind("tslab-1-1-", 0), 0u) << f;
+
+  RunResult list = StatsDump(dir_.path(), {"--list", "--json"});
+  ASSERT_EQ(list.code, 0) << list.err;
+  const Json live = Json::parse(list.out);
+  ASSERT_EQ(live.size(), 2u) << list.out;
+  std::map<std::string, int> host_pid;
+  for (const Json& l : live) host_pid[l["allocator_name"].get<std::string>()] = l["pid"].get<int>();
+  ASSERT_EQ(host_pid.size(), 2u) << list.out;
+  for (const auto& [name, pid] : host_pid) {
+    EXPECT_GT(pid, 1) << "the host's pid, not the namespace's";
+    EXPECT_EQ(ReadFile("/proc/" + std::to_string(pid) + "/comm"), "tslab-demo\n");
+    RunResult one = StatsDump(dir_.path(), {"-p", std::to_string(pid), "--json"});
+    ASSERT_EQ(one.code, 0) << one.err;
+    EXPECT_EQ(Json::parse(one.out)["allocator_name"], name);
+  }
+  RunResult gc = StatsDump(dir_.path(), {"--gc"});
+  EXPECT_NE(gc.out.find("removed 0 stale"), std::string::npos) << gc.out;
+  EXPECT_NE(gc.out.find("kept 2 live"), std::string::npos) << gc.out;
+  EXPECT_EQ(dir_.Regions().size(), 2u);
+  // The end of one container removes its own file only.
+  ASSERT_EQ(kill(host_pid["ns-a"], SIGTERM), 0);
+  ASSERT_TRUE(WaitFor([&] { return dir_.Regions().size() == 1; }, 30));
+  RunResult rest = StatsDump(dir_.path(), {"--json"});
+  ASSERT_EQ(rest.code, 0) << rest.err;
+  EXPECT_EQ(Json::parse(rest.out)["allocator_name"], "ns-b");
+  kill(host_pid["ns-b"], SIGTERM);
+  EXPECT_EQ(a->Wait(30), 0);
+  EXPECT_EQ(b->Wait(30), 0);
+}
+
+// Issue 9, finding 5c: a non-root first user created /dev/shm/tslab 0700
+// and every other user silently lost their stats. Now only root makes the
+// shared directory; another user whose default is missing or not usable
+// goes to /dev/shm/tslab-<uid>, which readers of the default list too.
+// Played in a private mount namespace with its own /dev/shm: the host's
+// is untouched.
+TEST_F(StatsDumpTest, AnotherUsersPrivateDefaultDirectoryLosesNoStats) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for unshare --mount and two users";
+  if (access("/usr/bin/unshare", X_OK) != 0 || access("/usr/bin/setpriv", X_OK) != 0) {
+    GTEST_SKIP() << "no unshare(1) or setpriv(1)";
+  }
+  const std::string script =
+      "set -e\n"
+      "unset TSLAB_STATS_DIR\n"
+      "mount -t tmpfs -o mode=1777 tmpfs /dev/shm\n"
+      // The first user (65534) made the default directory, private.
+      "mkdir -m 0700 /dev/shm/tslab && chown 65534:65534 /dev/shm/tslab\n"
+      "setpriv --reuid=65533 --regid=65533 --clear-groups " + BinDir() +
+      "/tslab-demo --name second-user --duration 30 --pause-ms 5 >/dev/null &\n"
+      "demo=$!\n"
+      "for i in $(seq 300); do ls /dev/shm/tslab-65533/tslab-*.stats >/dev/null 2>&1 && break; "
+      "sleep 0.1; done\n"
+      "stat -c 'dir %a %u' /dev/shm/tslab-65533\n"
+      "echo \"list $(" + BinDir() + "/stats_dump --list --json)\"\n"
+      "echo \"one $(" + BinDir() + "/stats_dump -p $demo --json)\"\n"
+      "echo \"pid $demo\"\n"
+      "kill $demo; wait $demo || true\n"
+      "echo \"gc $(" + BinDir() + "/stats_dump --gc)\"\n";
+  RunResult r = tslab::tool_test::Run({"/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                     script},
+                    {}, 60);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("dir 700 65533"), std::string::npos) << r.out << r.err;
+  std::map<std::string, std::string> lines;
+  std::istringstream in(r.out);
+  for (std::string l; std::getline(in, l);) lines[l.substr(0, l.find(' '))] = l.substr(l.find(' ') + 1);
+  const Json list = Json::parse(lines["list"]);
+  ASSERT_EQ(list.size(), 1u) << r.out;
+  EXPECT_EQ(list[0]["allocator_name"], "second-user");
+  EXPECT_EQ(std::to_string(list[0]["pid"].get<int>()), lines["pid"]);
+  EXPECT_EQ(Json::parse(lines["one"])["allocator_name"], "second-user");
+  EXPECT_NE(lines["gc"].find("removed 0 stale"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -316,6 +317,79 @@ inline TslabRegionShard* ImageShard(std::string* image, int i) {
 inline void RetargetImage(std::string* image, pid_t pid) {
   ImageHeader(image)->pid = pid;
   ImageHeader(image)->start_time_ticks = StartTicks(pid);
+}
+
+// A live process that stands in as the owner of crafted region files: it
+// maps each file it is given, read-only and shared, as a tslab process
+// maps its own region (readers count a file as a process's only while the
+// process maps it: tools/stats_dump/owner.h), and otherwise sleeps until
+// killed. The child makes only async-signal-safe calls.
+class RegionHolder {
+ public:
+  RegionHolder() {
+    int to_child[2], to_parent[2];
+    if (pipe2(to_child, O_CLOEXEC) != 0) return;
+    if (pipe2(to_parent, O_CLOEXEC) != 0) {
+      close(to_child[0]);
+      close(to_child[1]);
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {
+      close(to_child[1]);
+      close(to_parent[0]);
+      char path[4096];
+      for (;;) {  // one NUL-terminated path per request
+        size_t n = 0;
+        while (n < sizeof(path)) {
+          if (read(to_child[0], path + n, 1) != 1) _exit(0);  // parent gone
+          if (path[n++] == '\0') break;
+        }
+        const int fd = open(path, O_RDONLY | O_CLOEXEC);
+        char ok = 0;
+        // A fixed length: the file may be shorter (a truncated craft).
+        if (fd >= 0 && mmap(nullptr, 1 << 20, PROT_READ, MAP_SHARED, fd, 0) != MAP_FAILED) ok = 1;
+        if (fd >= 0) close(fd);
+        if (write(to_parent[1], &ok, 1) != 1) _exit(0);
+      }
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    to_child_ = to_child[1];
+    from_child_ = to_parent[0];
+  }
+  ~RegionHolder() {
+    if (to_child_ >= 0) close(to_child_);
+    if (from_child_ >= 0) close(from_child_);
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  RegionHolder(const RegionHolder&) = delete;
+  RegionHolder& operator=(const RegionHolder&) = delete;
+
+  pid_t pid() const { return pid_; }
+  // The holder maps path (which must exist); true once it has.
+  bool Hold(const std::string& path) {
+    if (pid_ <= 0) return false;
+    if (write(to_child_, path.c_str(), path.size() + 1) !=
+        static_cast<ssize_t>(path.size() + 1)) {
+      return false;
+    }
+    char ok = 0;
+    return read(from_child_, &ok, 1) == 1 && ok == 1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int to_child_ = -1, from_child_ = -1;
+};
+
+// Writes a crafted region file for holder's process and has it map it.
+inline bool WriteHeldRegion(RegionHolder* holder, const std::string& path,
+                            const std::string& image) {
+  return WriteFile(path, image) && holder->Hold(path);
 }
 
 }  // namespace tslab::tool_test

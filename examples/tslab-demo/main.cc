@@ -34,6 +34,7 @@
 #include <cstring>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -68,6 +69,7 @@ struct DemoOptions {
   std::vector<unsigned> sizes;  // object sizes; empty: one of each class
   std::string name = "tslab-demo";
   std::string ready_file;
+  std::string exec;  // a command to exec after the work, allocators live
   unsigned seed = 1;
 };
 
@@ -365,6 +367,9 @@ int Main(int argc, char** argv) {
   app.add_option("--ready-file", o.ready_file,
                  "write the pid here once the stats region exists");
   app.add_option("--seed", o.seed, "random seed");
+  app.add_option("--exec", o.exec,
+                 "after the work, exec this command (words split on spaces) "
+                 "with the allocators still live: the region files stay behind");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -424,6 +429,23 @@ int Main(int argc, char** argv) {
       seconds > 0 ? static_cast<double>(t.allocs) / seconds : 0.0);
   std::fflush(stdout);
   IdleFor(o.linger);
+  if (!o.exec.empty()) {
+    // No exit handler runs across exec: the files stay, as they would for
+    // any program that execs (stats_dump sees it no longer maps them).
+    std::vector<std::string> words;
+    std::istringstream in(o.exec);
+    for (std::string w; in >> w;) words.push_back(w);
+    if (words.empty()) {
+      std::fprintf(stderr, "tslab-demo: --exec: no command\n");
+      return 2;
+    }
+    std::vector<char*> argv;
+    for (std::string& w : words) argv.push_back(w.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    std::fprintf(stderr, "tslab-demo: cannot exec %s: %s\n", argv[0], std::strerror(errno));
+    return 1;
+  }
   return 0;
 }
 

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "tools/common/terminal_text.h"
+#include "tools/stats_dump/owner.h"
 
 namespace tslab::stats_dump {
 
@@ -25,7 +26,9 @@ struct FleetCollector::Found {
 // An opened region of a live process and the doctor's history of it.
 struct FleetCollector::Open {
   std::unique_ptr<Region> region;
+  int host_pid = 0;
   uint64_t start_ticks = 0;
+  uint64_t exec_hint = 0;  // ProcInfo::exec_hint when the owner was proven
   std::deque<Sample> history;  // oldest first, spaced by min_history_spacing_s
 };
 
@@ -42,19 +45,6 @@ uint64_t BootTimeSeconds() {
   if (!ReadSmallFile("/proc/stat", &stat)) return 0;
   const size_t p = stat.find("\nbtime ");
   return p == std::string::npos ? 0 : std::strtoull(stat.c_str() + p + 7, nullptr, 10);
-}
-
-// The innermost pid of /proc/PID/status's "NSpid:" line (the pid the
-// process sees for itself); the pid itself if the line is missing.
-int InnermostPid(int pid) {
-  std::string status;
-  if (!ReadSmallFile("/proc/" + std::to_string(pid) + "/status", &status)) return 0;
-  const size_t p = status.find("\nNSpid:");
-  if (p == std::string::npos) return pid;
-  const size_t end = status.find('\n', p + 1);
-  const std::string line = status.substr(p + 7, end - p - 7);
-  const size_t last = line.find_last_of(" \t");
-  return std::atoi(line.c_str() + (last == std::string::npos ? 0 : last + 1));
 }
 
 bool SameFile(const std::string& a, const std::string& b) {
@@ -144,32 +134,43 @@ Collection FleetCollector::Collect() {
   const CheckConfig& growth = o_.doctor.Get("net_slabs_growth");
   const size_t keep = static_cast<size_t>(
       std::max(1.0, (growth.enabled ? growth.param : 2.0) - 1.0));
+  OwnerResolver resolver;
   for (const Found& f : found) {
-    if (o_.only_pid > 0 && f.host_pid != o_.only_pid) continue;
+    // An open region stays its process's while the process is the same
+    // one (start time) running the same program (exec_hint): then only
+    // /proc/PID/stat is read. Anything else proves the owner again
+    // (owner.h: the header's pid and namespace, and the file mapped).
     ProcInfo p;
-    if (f.host_pid <= 0 || !ReadProcInfo(f.host_pid, &p) || !IsAlive(p)) {
-      ++c.errors[0];  // the file of a dead process
-      continue;
-    }
     auto it = open_.find(f.path);
     if (it != open_.end() &&
-        (it->second->start_ticks != p.start_ticks || it->second->region->Destroyed())) {
+        (!ReadProcInfo(it->second->host_pid, &p) || !IsAlive(p) ||
+         it->second->start_ticks != p.start_ticks ||
+         it->second->exec_hint != p.exec_hint || it->second->region->Destroyed())) {
       open_.erase(it);
       it = open_.end();
     }
     if (it == open_.end()) {
+      const Owner owner = FindOwner(f.path, f.ns_pid, &resolver);
+      if (owner.kind != Owner::kLive) {
+        ++c.errors[0];  // the file of a dead process, or not its process's
+        continue;
+      }
+      p = owner.proc;
+      if (o_.only_pid > 0 && p.pid != o_.only_pid) continue;
       auto o = std::make_unique<Open>();
       Region::OpenOptions opt;
-      opt.header_pid = f.ns_pid;
-      opt.wait_for_init = false;
+      opt.header_pid = owner.header_pid;
       Status s = Region::Open(f.path, p, opt, &o->region);
       if (!s.ok()) {
         ++c.errors[ErrorReasonIndex(s.code)];
         continue;
       }
+      o->host_pid = p.pid;
       o->start_ticks = p.start_ticks;
+      o->exec_hint = p.exec_hint;
       it = open_.emplace(f.path, std::move(o)).first;
     }
+    if (o_.only_pid > 0 && p.pid != o_.only_pid) continue;
     Open& o = *it->second;
     const RegionIdentity& id = o.region->identity();
     if (!o_.allocator.empty() && o_.allocator != id.name &&

@@ -130,13 +130,8 @@ Status CheckStillThere(const Target& t) {
                          "process " + std::to_string(t.proc.pid) + " exited");
   }
   for (const auto& r : t.regions) {
-    if (r->Destroyed()) {
-      return Status::Error(Exit::kTargetExited,
-                           "allocator " +
-                               std::to_string(r->identity().allocator_id) +
-                               " of process " + std::to_string(t.proc.pid) +
-                               " was destroyed");
-    }
+    Status s = r->StillLive();
+    if (!s.ok()) return s;
   }
   return Status::Ok();
 }
@@ -314,8 +309,13 @@ Status RunGc(const Options& o) {
   if (!s.ok()) return s;
   std::string out;
   for (const std::string& p : r.removed_paths) out += "removed " + p + "\n";
+  for (const std::string& why : r.unknown_paths) out += "kept " + why + "\n";
   out += "gc: removed " + std::to_string(r.removed) + " stale region file(s), kept " +
          std::to_string(r.kept_live) + " live";
+  if (r.kept_unknown) {
+    out += ", " + std::to_string(r.kept_unknown) +
+           " of PID namespaces not visible here (run --gc where they are)";
+  }
   if (r.failed) out += ", " + std::to_string(r.failed) + " not removable (another user's)";
   return WriteOut(out + "\n");
 }

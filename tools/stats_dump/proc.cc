@@ -56,10 +56,20 @@ bool ReadProcInfo(int pid, ProcInfo* out) {
   out->uid = st.st_uid;
   const char* p = text.c_str() + close_paren + 2;
   out->state = *p;
-  for (int field = 3; field < 22 && *p; ++p) {
+  int field = 3;
+  for (; field < 22 && *p; ++p) {
     if (*p == ' ') ++field;
   }
   out->start_ticks = std::strtoull(p, nullptr, 10);
+  out->exec_hint = 0;
+  for (; *p; ++p) {
+    if (*p != ' ') continue;
+    ++field;
+    if (field == 26 || field == 28) {
+      out->exec_hint = out->exec_hint * 0x9e3779b97f4a7c15ull + std::strtoull(p + 1, nullptr, 10);
+    }
+    if (field == 28) break;
+  }
   return true;
 }
 

@@ -22,6 +22,11 @@ struct ProcInfo {
   char state = '?';          // field 3: R, S, D, Z (zombie), ...
   std::string comm;          // field 2, without the parentheses
   uid_t uid = 0;             // owner of /proc/PID (the process's euid)
+  // Fields 26 and 28 (start of code, start of stack), mixed: an exec
+  // gives new ones (address space layout randomisation), so a change says
+  // "another program now"; equal values prove nothing (no ASLR, or fields
+  // hidden as 0 from a reader without ptrace access).
+  uint64_t exec_hint = 0;
 };
 
 // False if the process does not exist (or is unreadable).

@@ -19,6 +19,7 @@
 #include <thread>
 
 #include "tools/common/terminal_text.h"
+#include "tools/stats_dump/owner.h"
 #include "tslab/stats_region.h"
 #include "tslab/tslab.h"
 
@@ -111,13 +112,16 @@ std::vector<Candidate> CandidatesFromMaps(int pid) {
     if (slash == std::string::npos) continue;
     std::string path = line.substr(slash);
     size_t base = path.rfind('/');
-    if (PidFromName(path.c_str() + base + 1) != pid) continue;  // or deleted
+    // Any region name: in another PID namespace the name carries the pid
+    // there. (A deleted file's path ends in " (deleted)" and never parses.)
+    const int name_pid = PidFromName(path.c_str() + base + 1);
+    if (name_pid == 0) continue;
     if (!seen.insert(path).second) continue;
     // The path is in the target's mount namespace; /proc/PID/root reaches
     // it from ours.
     std::string via_root = "/proc/" + std::to_string(pid) + "/root" + path;
     out.push_back({access(path.c_str(), F_OK) == 0 ? path : via_root,
-                   path.substr(base + 1), pid});
+                   path.substr(base + 1), name_pid});
   }
   return out;
 }
@@ -196,15 +200,9 @@ Status Region::Open(const std::string& path, const ProcInfo& proc,
   r->base_ = base;
   r->size_ = size;
 
-  // A region being created is all zeros until its header is written,
-  // which takes microseconds: wait a little for the magic.
   TslabRegionHeader h;
-  for (int tries = 0;; ++tries) {
-    if (GuardedRead(base, size, 0, &h, nullptr) != TSLAB_OK) {
-      return FromTslab(TSLAB_E_REGION_TRUNCATED, path);
-    }
-    if (h.magic != 0 || !opt.wait_for_init || tries >= 50) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (GuardedRead(base, size, 0, &h, nullptr) != TSLAB_OK) {
+    return FromTslab(TSLAB_E_REGION_TRUNCATED, path);
   }
   if (h.magic != TSLAB_REGION_MAGIC) {
     return Status::Error(Exit::kCorrupt,
@@ -271,6 +269,21 @@ bool Region::Destroyed() const {
          h.state == TSLAB_REGION_STATE_DESTROYED;
 }
 
+Status Region::StillLive() const {
+  TslabRegionHeader h;
+  if (GuardedRead(base_, size_, 0, &h, nullptr) != TSLAB_OK) {
+    return Status::Error(Exit::kTruncated,
+                         id_.path + " was truncated while being read (an allocator "
+                                    "never shrinks its file: something else cut it)");
+  }
+  if (h.state == TSLAB_REGION_STATE_DESTROYED) {
+    return Status::Error(Exit::kTargetExited,
+                         "allocator " + std::to_string(id_.allocator_id) + " of process " +
+                             std::to_string(id_.pid) + " was destroyed");
+  }
+  return Status::Ok();
+}
+
 Status ResolveStatsDir(const std::string& flag, std::string* dir) {
   const char* env = std::getenv("TSLAB_STATS_DIR");
   *dir = !flag.empty() ? flag : (env != nullptr && *env) ? env : kDefaultStatsDir;
@@ -287,11 +300,49 @@ Status ResolveStatsDir(const std::string& flag, std::string* dir) {
   return Status::Ok();
 }
 
+namespace {
+
+// The per-user directories next to the default one (/dev/shm/tslab-<uid>:
+// a user's processes go there when the shared default is missing or not
+// theirs to use). Real directories only.
+std::vector<std::string> PerUserDirs() {
+  std::vector<std::string> v;
+  const std::string def = kDefaultStatsDir;
+  const std::string parent = def.substr(0, def.rfind('/'));
+  const std::string prefix = def.substr(def.rfind('/') + 1) + "-";
+  DIR* d = opendir(parent.c_str());
+  if (d == nullptr) return v;
+  while (dirent* e = readdir(d)) {
+    const std::string n = e->d_name;
+    struct stat st;
+    if (n.size() > prefix.size() && n.compare(0, prefix.size(), prefix) == 0 &&
+        n.find_first_not_of("0123456789", prefix.size()) == std::string::npos &&
+        lstat((parent + "/" + n).c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      v.push_back(parent + "/" + n);
+    }
+  }
+  closedir(d);
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+}  // namespace
+
 Status ListCandidates(const std::string& dir, std::vector<Candidate>* out) {
   out->clear();
+  if (dir == kDefaultStatsDir) {
+    // Each user's own directory, as far as we may list it (another user's
+    // is 0700: root sees it, others do not need to).
+    for (const std::string& own : PerUserDirs()) {
+      std::vector<Candidate> more;
+      if (ListCandidates(own, &more).ok()) out->insert(out->end(), more.begin(), more.end());
+    }
+  }
   DIR* d = opendir(dir.c_str());
   if (d == nullptr) {
     if (errno == ENOENT) return Status::Ok();
+    // Another user's private default directory: what we may list is ours.
+    if (errno == EACCES && dir == kDefaultStatsDir && !out->empty()) return Status::Ok();
     if (errno == EACCES) {
       return Status::Error(Exit::kPermission,
                            "cannot list " + dir + ": permission denied");
@@ -315,14 +366,18 @@ Status ListLive(const std::string& dir, std::vector<LiveRegion>* out) {
   std::vector<Candidate> cands;
   Status s = ListCandidates(dir, &cands);
   if (!s.ok()) return s;
+  OwnerResolver resolver;
   for (const Candidate& c : cands) {
-    ProcInfo p;
-    if (!ReadProcInfo(c.pid, &p) || !IsAlive(p)) continue;
+    const Owner owner = FindOwner(c.path, c.pid, &resolver);
+    if (owner.kind != Owner::kLive) continue;
+    const ProcInfo& p = owner.proc;
     std::unique_ptr<Region> r;
-    Status o = Region::Open(c.path, p, &r);
+    Region::OpenOptions opt;
+    opt.header_pid = owner.header_pid;
+    Status o = Region::Open(c.path, p, opt, &r);
     if (o.code == Exit::kStale) continue;
     LiveRegion lr;
-    lr.pid = c.pid;
+    lr.pid = p.pid;
     const std::string raw = ReadRawCmdline(p);
     lr.command = FormatCmdline(raw, p, 4096, CmdlineForm::kFull);
     lr.short_command = FormatCmdline(raw, p, 48, CmdlineForm::kProgramBasename);
@@ -404,7 +459,20 @@ Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
     }
     return Status::Error(Exit::kNoProcess, "no process with pid " + spid);
   }
-  if (mine.empty()) mine = CandidatesFromMaps(pid);
+  // Its own files: those of the directory that carry its pid (ours, or
+  // the one it has in its own PID namespace) and those it has mapped
+  // (found wherever they are), each counted once; only those it maps are
+  // its regions (a file it no longer maps was left by a program it
+  // exec'd, by an earlier process with its pid, or planted).
+  const int ns_pid = InnermostPid(pid) > 0 ? InnermostPid(pid) : pid;
+  if (ns_pid != pid) {
+    for (const Candidate& c : all) {
+      if (c.pid == ns_pid) mine.push_back(c);
+    }
+  }
+  for (Candidate& c : CandidatesFromMaps(pid)) mine.push_back(std::move(c));
+  std::set<FileId> mapped, seen;
+  const bool maps_known = MappedFiles(pid, &mapped);
   if (mine.empty()) {
     return Status::Error(Exit::kNotTslab,
                          "process " + spid + " (" + proc.comm +
@@ -416,8 +484,24 @@ Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
   Status first_error, stale;
   std::vector<std::unique_ptr<Region>> ok;
   for (const Candidate& c : mine) {
+    struct stat st;
+    if (lstat(c.path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+      if (!seen.insert({st.st_dev, st.st_ino}).second) continue;
+      if (maps_known && !mapped.count({st.st_dev, st.st_ino})) {
+        if (stale.ok()) {
+          stale = Status::Error(Exit::kStale,
+                                c.path + " is not mapped by process " + spid +
+                                    ": left by a program it exec'd or by an earlier "
+                                    "process with its pid, or planted (stats_dump --gc "
+                                    "removes it)");
+        }
+        continue;
+      }
+    }
     std::unique_ptr<Region> r;
-    Status o = Region::Open(c.path, proc, &r);
+    Region::OpenOptions opt;
+    opt.header_pid = ns_pid;
+    Status o = Region::Open(c.path, proc, opt, &r);
     if (o.ok()) {
       ok.push_back(std::move(r));
     } else if (o.code == Exit::kStale) {
@@ -461,46 +545,75 @@ Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
   return Status::Ok();
 }
 
+// Hidden builds older than this are abandoned: a build takes microseconds.
+constexpr time_t kAbandonedBuildSeconds = 60;
+
 Status CollectGarbage(const std::string& dir, GcResult* out) {
   *out = GcResult();
   std::vector<Candidate> cands;
   Status s = ListCandidates(dir, &cands);
   if (!s.ok()) return s;
-  int dfd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0) return Status::Ok();  // nothing listed either
+  // Abandoned builds: ".tslab-...stats", which ListCandidates never lists,
+  // in the directory and (for the default one) each user's own.
+  std::vector<std::string> dirs = {dir};
+  if (dir == kDefaultStatsDir) {
+    for (std::string& own : PerUserDirs()) dirs.push_back(std::move(own));
+  }
+  const time_t now_s = time(nullptr);
+  for (const std::string& d_path : dirs) {
+    DIR* d = opendir(d_path.c_str());
+    if (d == nullptr) continue;
+    while (dirent* e = readdir(d)) {
+      struct stat st;
+      const std::string path = d_path + "/" + e->d_name;
+      if (e->d_name[0] == '.' && PidFromName(e->d_name + 1) != 0 &&
+          lstat(path.c_str(), &st) == 0 && now_s - st.st_mtime > kAbandonedBuildSeconds) {
+        cands.push_back({path, e->d_name, 0});
+      }
+    }
+    closedir(d);
+  }
+  OwnerResolver resolver;
   for (const Candidate& c : cands) {
     struct stat before;
-    if (fstatat(dfd, c.file.c_str(), &before, AT_SYMLINK_NOFOLLOW) != 0 ||
-        !S_ISREG(before.st_mode)) {
-      continue;
-    }
-    ProcInfo p;
-    bool stale = !ReadProcInfo(c.pid, &p) || !IsAlive(p);
+    if (lstat(c.path.c_str(), &before) != 0) continue;
+    // Not a regular file (a symlink, FIFO, socket or directory under a
+    // region's name) or an abandoned build: never a region; planted or left.
+    bool stale = !S_ISREG(before.st_mode) || c.pid == 0;
     if (!stale) {
-      std::unique_ptr<Region> r;
-      Status o = Region::Open(c.path, p, &r);
-      // Only a proven stale file goes: a live process's corrupt or
-      // unreadable region is not ours to judge.
-      stale = o.code == Exit::kStale;
+      const Owner owner = FindOwner(c.path, c.pid, &resolver);
+      if (owner.kind == Owner::kUnknown) {
+        ++out->kept_unknown;
+        out->unknown_paths.push_back(owner.why);
+        continue;
+      }
+      stale = owner.kind == Owner::kGone;
+      if (!stale) {
+        std::unique_ptr<Region> r;
+        Region::OpenOptions opt;
+        opt.header_pid = owner.header_pid;
+        // Only a proven stale file goes: a live process's corrupt or
+        // unreadable region is not ours to judge.
+        stale = Region::Open(c.path, owner.proc, opt, &r).code == Exit::kStale;
+      }
     }
     if (!stale) {
       ++out->kept_live;
       continue;
     }
-    // The name must still be the file we judged (not a new process's).
+    // The name must still be the entry we judged (not a new process's).
     struct stat now;
-    if (fstatat(dfd, c.file.c_str(), &now, AT_SYMLINK_NOFOLLOW) != 0 ||
-        now.st_ino != before.st_ino || now.st_dev != before.st_dev) {
+    if (lstat(c.path.c_str(), &now) != 0 || now.st_ino != before.st_ino ||
+        now.st_dev != before.st_dev) {
       continue;
     }
-    if (unlinkat(dfd, c.file.c_str(), 0) == 0) {
+    if (unlinkat(AT_FDCWD, c.path.c_str(), S_ISDIR(before.st_mode) ? AT_REMOVEDIR : 0) == 0) {
       ++out->removed;
       out->removed_paths.push_back(c.path);
     } else {
       ++out->failed;
     }
   }
-  close(dfd);
   return Status::Ok();
 }
 

@@ -53,12 +53,12 @@ class Region {
 
   // How Open checks a region. header_pid: the pid the region's header must
   // name, when the process lives in another PID namespace (its own pid
-  // there); 0: proc.pid. wait_for_init: a region still all zeros is given
-  // up to 500 ms to be initialised (stats_dump); a scraper that must not
-  // stall passes false and gets kCorrupt ("never initialised") at once.
+  // there); 0: proc.pid. A region being built is never seen under its
+  // name (the library renames it into place once its header is whole), so
+  // a file without its magic is corrupt at once: there is nothing to wait
+  // for.
   struct OpenOptions {
     int header_pid = 0;
-    bool wait_for_init = true;
   };
   // Maps path and checks that it is a live region of process proc.
   static Status Open(const std::string& path, const ProcInfo& proc,
@@ -67,8 +67,13 @@ class Region {
                      const OpenOptions& opt, std::unique_ptr<Region>* out);
   // Takes a snapshot now.
   Status Snapshot(Sample* out) const;
-  // The allocator was destroyed (its region says so).
+  // The allocator was destroyed (its region says so), or the region can
+  // no longer be read whole.
   bool Destroyed() const;
+  // Ok while the allocator lives; kTargetExited once it is destroyed;
+  // kTruncated if its file was cut short under us (an allocator never
+  // shrinks its file: someone else did).
+  Status StillLive() const;
   const RegionIdentity& identity() const { return id_; }
 
  private:
@@ -83,7 +88,8 @@ class Region {
 Status ResolveStatsDir(const std::string& flag, std::string* dir);
 
 // The region files in dir (names only matched, nothing opened), sorted by
-// pid then name. A missing dir is an empty list.
+// pid then name. A missing dir is an empty list. The pid is the name's, a
+// hint only: owner.h's FindOwner says whose file it is.
 struct Candidate {
   std::string path;
   std::string file;  // name within dir
@@ -116,12 +122,19 @@ struct LiveRegion {
 };
 Status ListLive(const std::string& dir, std::vector<LiveRegion>* out);
 
-// --gc: removes the region files of dead processes and reused PIDs.
+// --gc: removes the region files of dead processes, of reused PIDs and
+// of processes that no longer map them (exec'd, or planted), and entries
+// under a region's name that are not regular files (symlinks, FIFOs,
+// sockets, empty directories). Builds abandoned under a hidden name
+// (".tslab-*", the process died while creating) go once their process is
+// gone.
 struct GcResult {
   int removed = 0;
   int kept_live = 0;
-  int failed = 0;  // stale but not removable (another user's)
+  int kept_unknown = 0;  // another PID namespace this reader cannot see
+  int failed = 0;        // stale but not removable (another user's)
   std::vector<std::string> removed_paths;
+  std::vector<std::string> unknown_paths;
 };
 Status CollectGarbage(const std::string& dir, GcResult* out);
 
