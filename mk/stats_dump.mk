@@ -35,3 +35,6 @@ $(OBJ)/tests/stats_fields_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"
 # tests/doctor_rules_test: the doctor's rules on synthetic samples.
 TEST_EXTRA_OBJS_doctor_rules_test := $(TOOLS_LIB_A)
 TEST_LDLIBS_doctor_rules_test := -lyaml-cpp
+# tests/doctor_config_test: the config loader on YAML texts.
+TEST_EXTRA_OBJS_doctor_config_test := $(TOOLS_LIB_A)
+TEST_LDLIBS_doctor_config_test := -lyaml-cpp

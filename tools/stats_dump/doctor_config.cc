@@ -8,7 +8,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <cctype>
 #include <limits>
+#include <map>
+#include <vector>
 
 #include <yaml-cpp/yaml.h>
 
@@ -84,11 +87,24 @@ Status ReadNumber(const std::string& path, const YAML::Node& n,
                                               : "expected a number");
   }
   double v = 0;
-  try {
-    v = n.as<double>();
-  } catch (const YAML::Exception&) {
-    return ConfigError(path, n, key,
-                       "expected a number, got '" + n.Scalar() + "'");
+  const std::string& text = n.Scalar();
+  // YAML 1.2's core schema also writes integers as 0x10 and 0o17, which
+  // yaml-cpp's double conversion refuses.
+  if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'o')) {
+    const int base = text[1] == 'x' ? 16 : 8;
+    char* end = nullptr;
+    errno = 0;
+    const unsigned long long u = std::strtoull(text.c_str() + 2, &end, base);
+    if (*end != '\0' || errno != 0 || !std::isalnum(static_cast<unsigned char>(text[2]))) {
+      return ConfigError(path, n, key, "expected a number, got '" + text + "'");
+    }
+    v = static_cast<double>(u);
+  } else {
+    try {
+      v = n.as<double>();
+    } catch (const YAML::Exception&) {
+      return ConfigError(path, n, key, "expected a number, got '" + text + "'");
+    }
   }
   if (!std::isfinite(v) || v < 0) {
     return ConfigError(path, n, key,
@@ -98,13 +114,36 @@ Status ReadNumber(const std::string& path, const YAML::Node& n,
   return Status::Ok();
 }
 
+// The key of a mapping entry, as a plain name; an error naming where it
+// is if it is not one (a sequence or mapping used as a key), or if the
+// mapping already had it (yaml-cpp keeps both; "the last wins" would be
+// a silent choice).
+Status ReadKey(const std::string& path, const YAML::Node& key_node, const std::string& parent,
+               std::map<std::string, int>* seen, std::string* key) {
+  const std::string where = parent.empty() ? "" : parent + ".";
+  if (!key_node.IsScalar()) {
+    return ConfigError(path, key_node, where + "(key)", "a key must be a plain name");
+  }
+  *key = key_node.Scalar();
+  const int line = key_node.Mark().line + 1;
+  auto [it, fresh] = seen->emplace(*key, line);
+  if (!fresh) {
+    return ConfigError(path, key_node, where + *key,
+                       "given twice (first on line " + std::to_string(it->second) +
+                           "): remove one");
+  }
+  return Status::Ok();
+}
+
 Status ReadCheck(const std::string& path, const YAML::Node& node,
                  CheckConfig* c) {
   const std::string base = "checks." + c->id;
   if (node.IsNull()) return Status::Ok();  // all defaults
   if (!node.IsMap()) return ConfigError(path, node, base, "expected a mapping");
+  std::map<std::string, int> seen;
   for (const auto& kv : node) {
-    const std::string key = kv.first.as<std::string>();
+    std::string key;
+    if (Status s = ReadKey(path, kv.first, base, &seen, &key); !s.ok()) return s;
     const std::string full = base + "." + key;
     const YAML::Node& v = kv.second;
     std::optional<double> num;
@@ -147,8 +186,10 @@ Status ParseConfig(const std::string& path, const YAML::Node& root,
                    DoctorConfig* cfg) {
   if (root.IsNull()) return Status::Ok();  // an empty file: all defaults
   if (!root.IsMap()) return ConfigError(path, root, "(top level)", "expected a mapping");
+  std::map<std::string, int> seen;
   for (const auto& kv : root) {
-    const std::string key = kv.first.as<std::string>();
+    std::string key;
+    if (Status s = ReadKey(path, kv.first, "", &seen, &key); !s.ok()) return s;
     const YAML::Node& v = kv.second;
     if (key == "version") {
       if (!v.IsScalar() || v.Scalar() != "1") {
@@ -164,8 +205,10 @@ Status ParseConfig(const std::string& path, const YAML::Node& root,
       cfg->window_seconds = *w;
     } else if (key == "checks") {
       if (!v.IsMap()) return ConfigError(path, v, key, "expected a mapping");
+      std::map<std::string, int> seen_checks;
       for (const auto& ck : v) {
-        const std::string id = ck.first.as<std::string>();
+        std::string id;
+        if (Status s = ReadKey(path, ck.first, "checks", &seen_checks, &id); !s.ok()) return s;
         CheckConfig* c = nullptr;
         for (CheckConfig& x : cfg->checks) {
           if (x.id == id) c = &x;
@@ -266,7 +309,13 @@ Status LoadDoctorConfig(const std::string& path, DoctorConfig* out) {
   if (Status s = ReadConfigFile(path, &text); !s.ok()) return s;
   YAML::Node root;
   try {
-    root = YAML::Load(text);
+    std::vector<YAML::Node> docs = YAML::LoadAll(text);
+    if (docs.size() > 1) {
+      // A second document was ignored before: its thresholds looked set.
+      return ConfigError(path, docs[1], "(document 2)",
+                         "a second YAML document ('---'): the config is one document");
+    }
+    if (!docs.empty()) root = docs[0];
   } catch (const YAML::ParserException& e) {
     return Status::Error(Exit::kConfig,
                          "config " + path + ":" + std::to_string(e.mark.line + 1) +
