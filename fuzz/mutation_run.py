@@ -4,9 +4,10 @@
 The in-process fuzz targets (make fuzz) exercise the parsers; this runs
 the tools themselves, the way a careless or hostile user's file reaches
 them, and checks what a user sees:
-  - region files: a real region of a live process (this script's own
-    `sleep`), mutated (bit flips, random bytes, copied words, truncation,
-    mostly in the header where every bound comes from), read by
+  - region files: a real region, retargeted to a live process that maps
+    the file as a tslab process maps its region, mutated (bit flips,
+    random bytes, copied words, truncation, mostly in the header where
+    every bound comes from), read by
     `stats_dump -p PID --json`, `stats_dump -p PID` (JSON and text) and
     `stats_dump --list --json`;
   - ELF files: libtslab.so without debug info, mutated likewise (mostly in
@@ -61,6 +62,20 @@ def real_region(build, workdir):
     finally:
         demo.kill()
         demo.wait()
+
+
+# Maps tslab-<its pid>-1.stats in the directory argv[1] once it is whole,
+# says so by creating argv[2], and sleeps.
+HOLDER = """
+import mmap, os, sys, time
+path = os.path.join(sys.argv[1], "tslab-%d-1.stats" % os.getpid())
+while not (os.path.exists(path) and os.path.getsize(path) >= 4096):
+    time.sleep(0.01)
+f = open(path, "rb")
+m = mmap.mmap(f.fileno(), os.path.getsize(path), prot=mmap.PROT_READ)
+open(sys.argv[2], "w").close()
+time.sleep(3600)
+"""
 
 
 def retarget(image, pid):
@@ -158,14 +173,22 @@ def main():
     findings = []
     codes = {}  # tool -> exit status -> runs
     work = tempfile.mkdtemp(prefix="tslab-mutate.")
-    sleeper = subprocess.Popen(["sleep", "3600"])
+    # The owner stands in for a tslab process: it maps its region file (a
+    # reader counts a file as a process's only while it maps it), then
+    # sleeps. Each mutant is written into that same file (same inode).
+    stats = os.path.join(work, "stats")
+    os.mkdir(stats, 0o700)
+    ready = os.path.join(work, "held")
+    sleeper = subprocess.Popen([sys.executable, "-c", HOLDER, stats, ready])
     try:
         base = real_region(a.build, work)
         retarget(base, sleeper.pid)
-        stats = os.path.join(work, "stats")
-        os.mkdir(stats, 0o700)
         env = dict(os.environ, TSLAB_STATS_DIR=stats)
         target = os.path.join(stats, f"tslab-{sleeper.pid}-1.stats")
+        with open(target, "wb") as f:
+            f.write(base)
+        while not os.path.exists(ready):
+            time.sleep(0.01)
         dump = f"{a.build}/bin/stats_dump"
         commands = [[dump, "-p", str(sleeper.pid), "--json"],
                     [dump, "-p", str(sleeper.pid)],
