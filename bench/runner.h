@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/child.h"
+
 namespace tslab::bench {
 
 struct WorkerCommand {
@@ -31,7 +33,7 @@ class WorkerProcess {
   WorkerProcess() = default;
   WorkerProcess(const WorkerProcess&) = delete;
   WorkerProcess& operator=(const WorkerProcess&) = delete;
-  ~WorkerProcess();  // kills and reaps a child still running
+  ~WorkerProcess() = default;  // the Child kills and reaps one still running
 
   // keep_stdin: give the child a pipe as stdin (CloseStdin ends it).
   bool Start(const WorkerCommand& cmd, bool keep_stdin, std::string* err);
@@ -41,14 +43,10 @@ class WorkerProcess {
   // Waits up to timeout_s for the exit, then kills. True if it exited 0;
   // otherwise *err describes the exit status.
   bool Finish(double timeout_s, std::string* err);
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
 
  private:
-  void Kill();
-  pid_t pid_ = -1;
-  int out_fd_ = -1;
-  int in_fd_ = -1;
-  std::string buf_;
+  support::Child child_;  // the test-support library's (tests/support/child.h)
 };
 
 struct RunOutcome {

@@ -77,7 +77,7 @@ $(BIN)/tslab-bench: $(BENCH_DRIVER_OBJS) $(BENCH_DRIVER_SHARED) $(BENCH_ELF_PROB
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) $(LDFLAGS) -o $@ $(BENCH_DRIVER_OBJS) $(BENCH_DRIVER_SHARED) $(BENCH_ELF_PROBES_OBJ) \
-	  $(TSLAB_LDLIBS) $(LIBBPF_LIBS)
+	  $(TEST_SUPPORT_A) $(TSLAB_LDLIBS) $(LIBBPF_LIBS)
 
 .PHONY: bench-build
 bench-build: $(BIN)/tslab-bench $(patsubst %,$(BIN)/bench_worker_%,$(BENCH_WORKERS)) \

@@ -37,6 +37,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/support/child.h"
 #include "tslab/stats_region.h"
 #include "tslab/tslab.h"
 
@@ -115,86 +116,50 @@ class ScratchDir {
 
 // A child process; its stdout and stderr go to files (no pipe to drain, so
 // it never blocks on a full pipe while the test waits on something else).
+// A thin face of the test-support library's Child (tests/support/child.h).
 class Process {
  public:
   struct Spec {
     std::vector<std::string> argv;
-    std::vector<std::string> env;  // "NAME=VALUE", added to ours
-    std::string out_path, err_path;
+    std::vector<std::string> env;  // "NAME=VALUE", laid over ours
+    std::string out_path, err_path;  // empty: /dev/null
     int uid = -1;  // setgid+setuid before exec (tests run as root)
   };
 
   Process() = default;
   explicit Process(const Spec& s) { Start(s); }
-  ~Process() {
-    if (pid_ > 0 && !reaped_) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status_, 0);
-    }
-  }
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
   bool Start(const Spec& s) {
-    // Everything the child needs is built before fork: after it, only
-    // async-signal-safe calls (the test may have threads).
-    std::vector<std::string> env;
-    for (char** e = environ; *e != nullptr; ++e) {
-      const std::string kv = *e;
-      bool overridden = false;
-      for (const std::string& o : s.env) {
-        overridden |= kv.compare(0, o.find('=') + 1, o, 0, o.find('=') + 1) == 0;
-      }
-      if (!overridden) env.push_back(kv);
-    }
-    env.insert(env.end(), s.env.begin(), s.env.end());
-    std::vector<char*> argv, envp;
-    for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
-    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
-    argv.push_back(nullptr);
-    envp.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ != 0) return pid_ > 0;
-    int in = open("/dev/null", O_RDONLY);
-    int out = open(s.out_path.empty() ? "/dev/null" : s.out_path.c_str(),
-                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int err = open(s.err_path.empty() ? "/dev/null" : s.err_path.c_str(),
-                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (in < 0 || out < 0 || err < 0) _exit(125);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(err, 2);
-    if (s.uid >= 0 && (setgroups(0, nullptr) != 0 || setgid(s.uid) != 0 ||
-                       setuid(s.uid) != 0)) {
-      _exit(126);
-    }
-    execve(argv[0], argv.data(), envp.data());
-    _exit(127);
+    support::Child::Options o;
+    o.argv = s.argv;
+    o.env = s.env;
+    o.uid = s.uid;
+    o.out = s.out_path.empty() ? support::Child::Io::kNull : support::Child::Io::kFile;
+    o.err = s.err_path.empty() ? support::Child::Io::kNull : support::Child::Io::kFile;
+    o.out_path = s.out_path;
+    o.err_path = s.err_path;
+    std::string err;
+    return child_.Start(o, &err);
   }
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
   // Reaps the child if it has exited; true once it has.
-  bool Exited() {
-    if (!reaped_ && pid_ > 0 && waitpid(pid_, &status_, WNOHANG) == pid_) {
-      reaped_ = true;
-    }
-    return reaped_;
-  }
+  bool Exited() { return child_.Exited(); }
   // Waits (bounded) for the exit; the exit code, 128+signal, or -1.
   int Wait(double timeout_s) {
-    if (!WaitFor([this] { return Exited(); }, timeout_s)) return -1;
-    return WIFEXITED(status_) ? WEXITSTATUS(status_) : 128 + WTERMSIG(status_);
+    if (child_.pid() <= 0 || !child_.Wait(timeout_s)) return -1;
+    return child_.ExitCode();
   }
   // Sends sig and waits (bounded) for the exit.
   int Stop(int sig = SIGTERM, double timeout_s = 30) {
-    if (!Exited()) kill(pid_, sig);
+    child_.Signal(sig);
     return Wait(timeout_s);
   }
 
  private:
-  pid_t pid_ = -1;
-  int status_ = 0;
-  bool reaped_ = false;
+  support::Child child_;
 };
 
 struct RunResult {
