@@ -79,6 +79,8 @@ TEST_EXTRA_OBJS_tslab_trace_detach_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_tslab_trace_detach_test := -lelf
 TEST_EXTRA_OBJS_tslab_trace_errors_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_tslab_trace_errors_test := -lelf
+TEST_EXTRA_OBJS_doctor_trace_test := $(ELF_PROBES_OBJ)
+TEST_LDLIBS_doctor_trace_test := -lelf
 
 .PHONY: trace
 trace: $(BIN)/tslab-trace $(BIN)/tests/tslab-demo-dyn

@@ -211,7 +211,10 @@ std::unique_ptr<DoctorTrace> DoctorTrace::Start(pid_t pid, std::string* why) {
     s = trace::Tracer::Start(cfg, &t->tracer_);
   }
   if (!s.ok()) {
-    *why = s.message;
+    // tslab-trace's own words, but for its advice to run it with sudo.
+    *why = s.code == trace::kExitNoPrivilege
+               ? "not root, nor CAP_BPF and CAP_PERFMON (loading BPF programs needs them)"
+               : s.message;
     return nullptr;
   }
   t->pid_ = pid;

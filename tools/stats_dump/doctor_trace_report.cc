@@ -25,9 +25,9 @@ std::string Dur(double ns) {
 std::string Row(const char* name, const Latency& l, const char* note) {
   char buf[256];
   if (l.count == 0) {
-    std::snprintf(buf, sizeof(buf), "    %-22s %10s events\n", name, "0");
+    std::snprintf(buf, sizeof(buf), "    %-24s %10s events\n", name, "0");
   } else {
-    std::snprintf(buf, sizeof(buf), "    %-22s %10s events  p50 %-9s p99 %-9s max %-9s%s\n",
+    std::snprintf(buf, sizeof(buf), "    %-24s %10s events  p50 %-9s p99 %-9s max %-9s%s\n",
                   name, GroupedCount(l.count).c_str(), Dur(l.p50_ns).c_str(),
                   Dur(l.p99_ns).c_str(), Dur(l.max_ns).c_str(), note);
   }
