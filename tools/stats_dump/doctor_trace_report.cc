@@ -31,7 +31,9 @@ std::string Row(const char* name, const Latency& l, const char* note) {
                   name, GroupedCount(l.count).c_str(), Dur(l.p50_ns).c_str(),
                   Dur(l.p99_ns).c_str(), Dur(l.max_ns).c_str(), note);
   }
-  return buf;
+  std::string row = buf;
+  while (row.size() > 1 && row[row.size() - 2] == ' ') row.erase(row.size() - 2, 1);
+  return row;
 }
 
 Json LatencyJson(const Latency& l) {
