@@ -10,6 +10,7 @@
 #include "tools/stats_dump/label_text.h"
 #include "tools/tslab-trace/checks.h"
 #include "tools/tslab-trace/probes.h"
+#include "tools/tslab-trace/report.h"
 #include "tools/tslab-trace/symbolize.h"
 #include "tools/tslab-trace/target.h"
 #include "tools/tslab-trace/tracer.h"
@@ -126,18 +127,6 @@ std::vector<CallSite> TopSites(pid_t pid, const std::vector<trace::StackCount>& 
   return out;
 }
 
-std::string Us(double ns) {
-  char buf[32];
-  if (ns >= 1e6) {
-    std::snprintf(buf, sizeof(buf), "%.2f ms", ns / 1e6);
-  } else if (ns >= 1e3) {
-    std::snprintf(buf, sizeof(buf), "%.1f us", ns / 1e3);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.0f ns", ns);
-  }
-  return buf;
-}
-
 std::string Pct(double f) {
   char buf[16];
   std::snprintf(buf, sizeof(buf), "%.0f%%", f * 100);
@@ -160,8 +149,8 @@ std::string SitesLine(const TraceReport& t, const std::string& probe,
 }
 
 std::string LatencyLine(const char* what, const Latency& l) {
-  return std::string(what) + " p50 " + Us(l.p50_ns) + ", p99 " + Us(l.p99_ns) +
-         ", max " + Us(l.max_ns) + " over " + GroupedCount(l.count) + " traced";
+  return std::string(what) + " p50 " + DurationText(l.p50_ns) + ", p99 " + DurationText(l.p99_ns) +
+         ", max " + DurationText(l.max_ns) + " over " + GroupedCount(l.count) + " traced";
 }
 
 }  // namespace
@@ -240,14 +229,7 @@ TraceReport DoctorTrace::Finish(const std::vector<const Sample*>& first,
   r.seconds = static_cast<double>(Delta(mono1_, mono0_)) / 1e9;
   tt_extra x{};
   tracer_->ReadExtra(&x);
-  const tt_totals d = [&] {
-    tt_totals out{};
-    const uint64_t* a = reinterpret_cast<const uint64_t*>(&t1_);
-    const uint64_t* b = reinterpret_cast<const uint64_t*>(&t0_);
-    uint64_t* o = reinterpret_cast<uint64_t*>(&out);
-    for (size_t i = 0; i < sizeof(tt_totals) / sizeof(uint64_t); ++i) o[i] = a[i] - b[i];
-    return out;
-  }();
+  const tt_totals d = trace::Subtract(t1_, t0_);
   r.slow_path = ProbeLatency(d, x, TT_SLOW_PATH, -1);
   r.epoch_close = ProbeLatency(d, x, TT_EPOCH_CLOSE, -1);
   r.madvise = ProbeLatency(d, x, TT_MADVISE, -1);

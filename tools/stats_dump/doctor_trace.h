@@ -119,6 +119,9 @@ void JudgeTrace(const TraceReport& t, const DoctorConfig& cfg,
                 const std::vector<RegionIdentity>& allocators,
                 Diagnosis* d);
 
+// "271 ns", "1.9 us", "1.05 ms".
+std::string DurationText(double ns);
+
 // The report's trace section (text) and its JSON ("trace" in --json).
 std::string TraceText(const TraceReport& t);
 nlohmann::ordered_json TraceJson(const TraceReport& t, int stacks);

@@ -10,26 +10,14 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-std::string Dur(double ns) {
-  char buf[32];
-  if (ns >= 1e6) {
-    std::snprintf(buf, sizeof(buf), "%.2f ms", ns / 1e6);
-  } else if (ns >= 1e3) {
-    std::snprintf(buf, sizeof(buf), "%.1f us", ns / 1e3);
-  } else {
-    std::snprintf(buf, sizeof(buf), "%.0f ns", ns);
-  }
-  return buf;
-}
-
 std::string Row(const char* name, const Latency& l, const char* note) {
   char buf[256];
   if (l.count == 0) {
     std::snprintf(buf, sizeof(buf), "    %-24s %10s events\n", name, "0");
   } else {
     std::snprintf(buf, sizeof(buf), "    %-24s %10s events  p50 %-9s p99 %-9s max %-9s%s\n",
-                  name, GroupedCount(l.count).c_str(), Dur(l.p50_ns).c_str(),
-                  Dur(l.p99_ns).c_str(), Dur(l.max_ns).c_str(), note);
+                  name, GroupedCount(l.count).c_str(), DurationText(l.p50_ns).c_str(),
+                  DurationText(l.p99_ns).c_str(), DurationText(l.max_ns).c_str(), note);
   }
   std::string row = buf;
   while (row.size() > 1 && row[row.size() - 2] == ' ') row.erase(row.size() - 2, 1);
@@ -52,6 +40,18 @@ double MadviseShare(const TraceReport& t) {
 }
 
 }  // namespace
+
+std::string DurationText(double ns) {
+  char buf[32];
+  if (ns >= 1e6) {
+    std::snprintf(buf, sizeof(buf), "%.2f ms", ns / 1e6);
+  } else if (ns >= 1e3) {
+    std::snprintf(buf, sizeof(buf), "%.1f us", ns / 1e3);
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.0f ns", ns);
+  }
+  return buf;
+}
 
 std::string TraceText(const TraceReport& t) {
   char buf[256];
