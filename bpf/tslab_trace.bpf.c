@@ -137,9 +137,10 @@ int BPF_USDT(tt_slow_path, long cls, long epoch, long reason, __u64 dur_ns) {
   if (reason == TSLAB_SLOW_EPOCH_CLOSED) __sync_fetch_and_add(&c->b, 1);
   tt_time(c, TT_H_SLOW_PATH, sub, dur_ns);
   if (doctor) {
-    /* The thread allocates: it is not inside an epoch_close. */
+    /* The thread allocates: it is not inside an epoch_close. A lookup
+     * first: most threads have no entry, and a delete costs more. */
     __u32 tid = tt_tid();
-    bpf_map_delete_elem(&tt_nested, &tid);
+    if (bpf_map_lookup_elem(&tt_nested, &tid)) bpf_map_delete_elem(&tt_nested, &tid);
   }
   return 0;
 }

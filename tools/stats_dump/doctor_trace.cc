@@ -342,11 +342,18 @@ void JudgeTrace(const TraceReport& t, const DoctorConfig& cfg,
   };
   for (Finding& f : d->findings) {
     std::string e;
+    const std::string close_line =
+        LatencyLine("epoch_close", t.epoch_close) + " (madvise " + Pct(close_share) +
+        " of it)";
     if (f.check == "epoch_closed_allocs") {
       e = GroupedCount(count("epoch_closed_alloc")) +
           " allocations into closed epochs traced in the window";
       const std::string s = SitesLine(t, "epoch_closed_alloc", "");
       if (!s.empty()) e += "; " + s;
+      e += "; each is refused in the slow path: " + LatencyLine("slow path", t.slow_path);
+    } else if (f.check == "closing_epochs" || f.check == "epoch_wraps_live" ||
+               f.check == "reclamation_yield") {
+      e = close_line;
     } else if (f.check == "invalid_frees") {
       e = GroupedCount(count("invalid_free")) + " refused frees traced";
       for (const char* kind : trace::kFreeKinds) {
@@ -355,7 +362,10 @@ void JudgeTrace(const TraceReport& t, const DoctorConfig& cfg,
       }
     } else if (f.check == "net_slabs_growth" || f.check == "recycle_ratio") {
       const std::string s = SitesLine(t, "slab_new", "");
-      if (!s.empty()) e = "fresh slabs from the arena (slab_new) since attach: " + s;
+      if (!s.empty()) {
+        e = "fresh slabs from the arena (slab_new) since attach: " + s +
+            "; each in a slow path: " + LatencyLine("slow path", t.slow_path);
+      }
     } else if (f.check == "slow_path_rate") {
       e = LatencyLine("slow path", t.slow_path);
     } else if (f.check == "epoch_close_latency") {
