@@ -67,11 +67,14 @@ struct CallSite {
   std::string kind;  // invalid_free's kind; "" for the others
   uint64_t count = 0;
   double share = 0;  // of the (probe, kind)'s stacked events
-  std::vector<std::string> frames;  // "Function+0xOFF", caller first
+  // "Function+0xOFF": the first frame outside libtslab, then its callers.
+  std::vector<std::string> frames;
 };
 
 struct TraceReport {
   double seconds = 0;  // the BPF readings' distance (the window)
+  // epoch_close_own: without the nested madvise, counted since attach (a
+  // close or two more than the window at most).
   Latency slow_path, epoch_close, epoch_close_own, madvise;
   std::array<Latency, TT_NSUB> slow_path_cls{}, madvise_cls{};
   uint64_t madvise_failed = 0;
@@ -109,7 +112,8 @@ class DoctorTrace {
 };
 
 // The checks a run could not judge without the trace, for the one line
-// that says so: "slow_path_p99, epoch_close_p99, madvise_p99, call sites".
+// that says so: "slow_path_p99, epoch_close_p99, madvise_p99, latency and
+// call-site evidence".
 std::string TraceOnlyChecks(const DoctorConfig& cfg);
 
 // Adds the trace-only checks' findings (to the first allocator: the trace
