@@ -82,12 +82,15 @@ std::string KindOf(int probe, uint32_t sub) {
   return sub < TSLAB_FREE_KIND_COUNT ? trace::kFreeKinds[sub] : "unknown";
 }
 
-// Up to `stacks` call sites per (probe, kind), most frequent first. Stacks
-// that differ only inside libtslab (the class, the path taken) are merged.
+// Up to `stacks` call sites per (probe, kind), most frequent first. A call
+// site is the first two frames outside libtslab: stacks that differ only
+// inside libtslab (the class, the path taken) or further out (a frame
+// chain that a runtime without frame pointers, such as a sanitizer's,
+// leaves unreliable) are merged.
 std::vector<CallSite> TopSites(pid_t pid, const std::vector<trace::StackCount>& raw,
                                int stacks) {
   trace::Symbolizer sym(pid);
-  constexpr size_t kFramesKept = 6;
+  constexpr size_t kFramesKept = 2;
   // (probe, kind) -> frames -> count
   std::map<std::pair<int, std::string>, std::map<std::vector<std::string>, uint64_t>> groups;
   for (const trace::StackCount& s : raw) {
