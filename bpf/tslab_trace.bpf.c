@@ -26,8 +26,36 @@
 
 const volatile __u64 time_div = 1;
 const volatile bool per_class = false;
+/* stats_dump --doctor --trace: maxima, epoch_close without its nested
+ * madvise, user stacks (struct tt_extra, the maps below). */
+const volatile bool doctor = false;
 
 struct tt_totals totals = {};
+struct tt_extra extra = {};
+
+/* User stacks of epoch_closed_alloc, invalid_free and slab_new (arena),
+ * and how often each was seen; tslab-trace shrinks both to one entry. */
+struct {
+  __uint(type, BPF_MAP_TYPE_STACK_TRACE);
+  __uint(max_entries, TT_STACK_SLOTS);
+  __uint(key_size, sizeof(__u32));
+  __uint(value_size, TT_STACK_DEPTH * sizeof(__u64));
+} tt_stacks SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, TT_STACK_KEYS);
+  __type(key, struct tt_stack_key);
+  __type(value, __u64);
+} tt_stack_counts SEC(".maps");
+
+/* Per thread: madvise time since its last slow path or epoch_close. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 1024);
+  __type(key, __u32);
+  __type(value, __u64);
+} tt_nested SEC(".maps");
 
 /* floor(log2(v)), 0 for v == 0: five compare-and-shift steps, no loop. */
 static __always_inline __u32 tt_log2(__u64 v) {
@@ -67,6 +95,38 @@ static __always_inline void tt_time(struct tt_cell *c, int h, __u32 sub,
   __u32 b = tt_log2(v) & (TT_NBUCKETS - 1);
   __sync_fetch_and_add(&totals.hist[h][sub & (TT_NSUB - 1)][b], 1);
   __sync_fetch_and_add(&c->sum, v);
+  if (doctor) {
+    __u64 *m = &extra.max[h][sub & (TT_NSUB - 1)];
+    if (v > *m) *m = v;
+  }
+}
+
+static __always_inline __u32 tt_tid(void) {
+  return (__u32)bpf_get_current_pid_tgid();
+}
+
+/* Counts the calling user stack under (probe, sub). */
+static __always_inline void tt_stack(void *ctx, __u32 probe, __u32 sub) {
+  if (!doctor) return;
+  struct tt_stack_key k = {};
+  k.probe = probe;
+  k.sub = sub;
+  k.stack_id = bpf_get_stackid(ctx, &tt_stacks, BPF_F_USER_STACK);
+  if (k.stack_id < 0) {
+    __sync_fetch_and_add(&extra.stack_errors, 1);
+    return;
+  }
+  __u64 *n = bpf_map_lookup_elem(&tt_stack_counts, &k);
+  if (n) {
+    __sync_fetch_and_add(n, 1);
+    return;
+  }
+  __u64 one = 1;
+  if (bpf_map_update_elem(&tt_stack_counts, &k, &one, BPF_NOEXIST) != 0) {
+    n = bpf_map_lookup_elem(&tt_stack_counts, &k);
+    if (n) __sync_fetch_and_add(n, 1);
+    else __sync_fetch_and_add(&extra.stack_errors, 1);
+  }
 }
 
 SEC("usdt")
@@ -76,6 +136,12 @@ int BPF_USDT(tt_slow_path, long cls, long epoch, long reason, __u64 dur_ns) {
   if (reason == TSLAB_SLOW_CURRENT_FULL) __sync_fetch_and_add(&c->a, 1);
   if (reason == TSLAB_SLOW_EPOCH_CLOSED) __sync_fetch_and_add(&c->b, 1);
   tt_time(c, TT_H_SLOW_PATH, sub, dur_ns);
+  if (doctor) {
+    /* The thread allocates: it is not inside an epoch_close. A lookup
+     * first: most threads have no entry, and a delete costs more. */
+    __u32 tid = tt_tid();
+    if (bpf_map_lookup_elem(&tt_nested, &tid)) bpf_map_delete_elem(&tt_nested, &tid);
+  }
   return 0;
 }
 
@@ -83,6 +149,7 @@ SEC("usdt")
 int BPF_USDT(tt_slab_new, long cls, long epoch, long from_cache) {
   struct tt_cell *c = tt_count(TT_SLAB_NEW, tt_class(cls));
   if (from_cache) __sync_fetch_and_add(&c->a, 1);
+  else tt_stack(ctx, TT_SLAB_NEW, (__u32)cls & (TT_NSUB - 1));
   return 0;
 }
 
@@ -99,6 +166,21 @@ int BPF_USDT(tt_epoch_close, long epoch, __u64 scanned, __u64 recycled,
   __sync_fetch_and_add(&c->a, scanned);
   __sync_fetch_and_add(&c->b, recycled);
   tt_time(c, TT_H_EPOCH_CLOSE, 0, dur_ns);
+  if (doctor) {
+    __u32 tid = tt_tid();
+    __u64 nested = 0, *p = bpf_map_lookup_elem(&tt_nested, &tid);
+    if (p) {
+      nested = *p;
+      bpf_map_delete_elem(&tt_nested, &tid);
+    }
+    __u64 own = (dur_ns > nested ? dur_ns - nested : 0) / time_div;
+    __sync_fetch_and_add(&extra.close_own_hist[tt_log2(own) & (TT_NBUCKETS - 1)],
+                         1);
+    __sync_fetch_and_add(&extra.close_own_sum, own);
+    __sync_fetch_and_add(&extra.close_nested_sum,
+                         (dur_ns > nested ? nested : dur_ns) / time_div);
+    if (own > extra.close_own_max) extra.close_own_max = own;
+  }
   return 0;
 }
 
@@ -109,6 +191,16 @@ int BPF_USDT(tt_madvise, long cls, __u64 bytes, long err, __u64 dur_ns) {
   __sync_fetch_and_add(&c->a, bytes);
   if (err != 0) __sync_fetch_and_add(&c->b, 1);
   tt_time(c, TT_H_MADVISE, sub, dur_ns);
+  if (doctor) {
+    __u32 tid = tt_tid();
+    __u64 *p = bpf_map_lookup_elem(&tt_nested, &tid);
+    if (p) {
+      __sync_fetch_and_add(p, dur_ns);
+    } else {
+      __u64 d = dur_ns;
+      bpf_map_update_elem(&tt_nested, &tid, &d, BPF_ANY);
+    }
+  }
   return 0;
 }
 
@@ -121,14 +213,16 @@ int BPF_USDT(tt_cache_overflow, long cls) {
 SEC("usdt")
 int BPF_USDT(tt_invalid_free, long kind) {
   /* Kinds 0..3; anything else (a newer library) lands in the last cell. */
-  tt_count(TT_INVALID_FREE,
-           (__u64)kind < TSLAB_FREE_KIND_COUNT ? (__u32)kind : TT_NSUB - 1);
+  __u32 sub = (__u64)kind < TSLAB_FREE_KIND_COUNT ? (__u32)kind : TT_NSUB - 1;
+  tt_count(TT_INVALID_FREE, sub);
+  tt_stack(ctx, TT_INVALID_FREE, sub);
   return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(tt_epoch_closed_alloc, long cls, long epoch) {
   tt_count(TT_EPOCH_CLOSED_ALLOC, tt_class(cls));
+  tt_stack(ctx, TT_EPOCH_CLOSED_ALLOC, (__u32)cls & (TT_NSUB - 1));
   return 0;
 }
 

@@ -69,4 +69,39 @@ struct tt_totals {
   __u64 hist[TT_NTIMED][TT_NSUB][TT_NBUCKETS];
 };
 
+/* What only `stats_dump --doctor --trace` asks for (rodata doctor = true;
+ * tslab-trace leaves it off, so its per-hit cost is unchanged), kept apart
+ * from tt_totals so that tslab-trace's interval arithmetic (Subtract) never
+ * sees a maximum.
+ *   max:            largest duration per timed probe and cell (a plain
+ *                   store: two CPUs raising it at the same instant may
+ *                   keep the smaller, an accepted imprecision);
+ *   close_own_*:    epoch_close minus the madvise calls made on the
+ *                   closing thread since its last slow path or close (the
+ *                   nested madvise time; a free-path madvise on that
+ *                   thread in between would be counted too);
+ *   close_nested_sum: the madvise time taken out, summed;
+ *   stack_errors:   bpf_get_stackid failures (map full, no user stack). */
+struct tt_extra {
+  __u64 max[TT_NTIMED][TT_NSUB];
+  __u64 close_own_hist[TT_NBUCKETS];
+  __u64 close_own_sum;
+  __u64 close_own_max;
+  __u64 close_nested_sum;
+  __u64 stack_errors;
+};
+
+/* The probes whose user stacks are counted (doctor mode): key of the map
+ * tt_stack_counts, value a count. sub: the class (epoch_closed_alloc,
+ * slab_new from the arena) or the kind (invalid_free). */
+#define TT_STACK_DEPTH 32
+#define TT_STACK_SLOTS 1024
+#define TT_STACK_KEYS 4096
+struct tt_stack_key {
+  __u32 probe;
+  __u32 sub;
+  __s32 stack_id;
+  __u32 pad;
+};
+
 #endif /* TSLAB_BPF_TSLAB_TRACE_H_ */

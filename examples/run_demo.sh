@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: starts tslab-demo, shows what stats_dump sees from outside
 # (the text view with rates, the JSON, --doctor), then starts a misbehaving
-# tslab-demo (--leak --alloc-closed) and shows the doctor catching it,
+# tslab-demo (--leak --alloc-closed) and shows the doctor catching it (also
+# with --trace: latencies and the bug's call site),
 # shows tslab-exporter's /metrics for both, and stops them. Usage: examples/run_demo.sh [BIN_DIR]   (default build/bin)
 set -euo pipefail
 bin=${1:-build/bin}
@@ -57,6 +58,12 @@ start_demo leaky --threads 2 --duration 30 --pause-ms 1 --leak --alloc-closed
 section "a misbehaving tslab-demo --leak --alloc-closed (pid $pid): stats_dump --doctor -p $pid"
 rc=0; "$bin/stats_dump" --doctor -p "$pid" || rc=$?
 echo "(exit code $rc: 0 healthy, 1 warning, 2 critical)"
+
+# >>> doctor-trace hook (issue 10): the same window traced with BPF
+section "stats_dump --doctor --trace -p $pid (the probes' latencies, the call sites of the bug, counters reconciled)"
+rc=0; "$bin/stats_dump" --doctor --trace -p "$pid" || rc=$?
+echo "(exit code $rc; without root the doctor runs on the counters and says so in one line)"
+# <<< doctor-trace hook
 
 # >>> tslab-exporter hook (issue 8): Prometheus metrics of both processes
 section "tslab-exporter (Prometheus metrics of every tslab process on the host): curl /metrics"

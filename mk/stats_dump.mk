@@ -22,7 +22,8 @@ $(TOOLS_LIB_A): $(TOOLS_LIB_OBJS)
 $(BIN)/stats_dump: $(OBJ)/tools/stats_dump/main.o $(TOOLS_LIB_A) $(LIBTSLAB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(OBJ)/tools/stats_dump/main.o $(TOOLS_LDLIBS)
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(OBJ)/tools/stats_dump/main.o $(TOOLS_LDLIBS) \
+	  $(STATS_DUMP_EXTRA_LDLIBS)
 
 all: $(BIN)/stats_dump
 

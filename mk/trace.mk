@@ -31,15 +31,32 @@ $(GEN)/%.skel.h: $(OBJ)/bpf/%.bpf.o
 
 TRACE_SRCS := $(wildcard tools/tslab-trace/*.cc)
 TRACE_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(TRACE_SRCS))
+# Everything but main.cc is build/lib/libtslab_trace.a, the loader (checks,
+# targets, tracer, symboliser) that tslab-trace and stats_dump --doctor
+# --trace both link: compiled once, never copied.
+TRACE_LIB_OBJS := $(filter-out $(OBJ)/tools/tslab-trace/main.o,$(TRACE_OBJS))
+TRACE_LIB_A := $(LIBDIR)/libtslab_trace.a
+TRACE_LDLIBS := $(TRACE_LIB_A) $(LIBBPF_LIBS)
 # Only the tracer includes the skeleton, but generating it first keeps
 # the dependency simple and correct on a clean build.
 $(TRACE_OBJS): | $(GEN)/tslab_trace.skel.h
 $(OBJ)/tools/tslab-trace/tracer.o: $(GEN)/tslab_trace.skel.h
 
-$(BIN)/tslab-trace: $(TRACE_OBJS)
+$(TRACE_LIB_A): $(TRACE_LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN)/tslab-trace: $(OBJ)/tools/tslab-trace/main.o $(TRACE_LIB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS)
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(OBJ)/tools/tslab-trace/main.o $(TRACE_LDLIBS)
+
+# stats_dump --doctor --trace (tools/stats_dump/doctor_trace.cc) attaches
+# with the same library (the recipe is in mk/stats_dump.mk).
+$(BIN)/stats_dump: $(TRACE_LIB_A)
+STATS_DUMP_EXTRA_LDLIBS += $(TRACE_LDLIBS)
+$(OBJ)/tools/stats_dump/doctor_trace.o: | $(GEN)/tslab_trace.skel.h
 
 # tslab-demo linked with libtslab.so instead of libtslab.a: the tests'
 # target whose probes are in a library found through /proc/PID/maps (not a
@@ -62,6 +79,8 @@ TEST_EXTRA_OBJS_tslab_trace_detach_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_tslab_trace_detach_test := -lelf
 TEST_EXTRA_OBJS_tslab_trace_errors_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_tslab_trace_errors_test := -lelf
+TEST_EXTRA_OBJS_doctor_trace_test := $(ELF_PROBES_OBJ)
+TEST_LDLIBS_doctor_trace_test := -lelf
 
 .PHONY: trace
 trace: $(BIN)/tslab-trace $(BIN)/tests/tslab-demo-dyn

@@ -206,17 +206,20 @@ inline size_t CountLines(const std::string& s) {
 // it has written its ready file (its stats regions exist then).
 class Demo {
  public:
-  // program: the tslab-demo to run (a link to it, to test how its path shows).
+  // program: the tslab-demo to run (a link to it, to test how its path
+  // shows); env: more "NAME=VALUE"; uid: run as that user (tests as root).
   Demo(const std::string& dir, const std::string& name,
-       std::vector<std::string> args, const std::string& program = "")
+       std::vector<std::string> args, const std::string& program = "",
+       const std::vector<std::string>& env = {}, int uid = -1)
       : dir_(dir), name_(name) {
     const std::string ready = dir + "/" + name + ".ready";
     std::vector<std::string> argv = {program.empty() ? BinDir() + "/tslab-demo" : program,
                                      "--name", name,
                                      "--ready-file", ready};
     argv.insert(argv.end(), args.begin(), args.end());
-    proc_.Start({argv, {"TSLAB_STATS_DIR=" + dir}, dir + "/" + name + ".out",
-                 dir + "/" + name + ".err"});
+    std::vector<std::string> all_env = {"TSLAB_STATS_DIR=" + dir};
+    all_env.insert(all_env.end(), env.begin(), env.end());
+    proc_.Start({argv, all_env, dir + "/" + name + ".out", dir + "/" + name + ".err", uid});
     ready_ = WaitFor([&] { return !ReadFile(ready).empty() || proc_.Exited(); }, 30) &&
              !ReadFile(ready).empty();
   }

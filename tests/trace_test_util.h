@@ -294,6 +294,82 @@ inline bool ReadProbeSites(pid_t pid, const std::string& file,
   return true;
 }
 
+// The uprobe perf events `bpftool perf list` shows: (owner pid, file,
+// offset).
+struct PerfUprobe {
+  int pid;
+  std::string file;
+  uint64_t offset;
+};
+inline bool ListUprobes(std::vector<PerfUprobe>* out, std::string* err) {
+  Subprocess b;
+  Subprocess::Options o;
+  o.argv = {"bpftool", "-j", "perf", "list"};
+  if (!b.Start(o, err)) return false;
+  if (!b.Wait(kTimeout) || b.ExitCode() != 0) {
+    *err = "bpftool perf list failed: " + b.Rest(Subprocess::kErr);
+    return false;
+  }
+  nlohmann::json j = nlohmann::json::parse(b.Rest(Subprocess::kOut));
+  for (const nlohmann::json& e : j) {
+    if (e.value("fd_type", "") != "uprobe") continue;
+    out->push_back({e.at("pid").get<int>(), e.value("filename", ""),
+                    e.value("offset", uint64_t{0})});
+  }
+  return true;
+}
+
+// The uprobes on a file named `file` or on /proc/<target>/..., or owned by
+// `tracer`.
+inline bool UprobesOf(int tracer, int target, const std::string& file,
+                      std::vector<PerfUprobe>* mine, std::string* err) {
+  std::vector<PerfUprobe> all;
+  if (!ListUprobes(&all, err)) return false;
+  const std::string proc = "/proc/" + std::to_string(target) + "/";
+  for (const PerfUprobe& u : all) {
+    if (u.pid == tracer || u.file == file || u.file.rfind(proc, 0) == 0) {
+      mine->push_back(u);
+    }
+  }
+  return true;
+}
+
+// A traced file's state in pid: its semaphores and probe sites.
+struct TargetState {
+  std::map<std::string, uint16_t> sem;
+  std::vector<SiteByte> sites;
+  bool ok = false;
+  std::string err;
+};
+inline TargetState ReadState(pid_t pid, const std::string& file) {
+  TargetState s;
+  s.ok = ReadSemaphores(pid, file, &s.sem, &s.err) &&
+         ReadProbeSites(pid, file, &s.sites, &s.err);
+  return s;
+}
+// Every semaphore raised and an int3 at every site.
+inline bool AllAttached(const TargetState& s) {
+  if (!s.ok || s.sites.empty()) return false;
+  for (const auto& [name, v] : s.sem) {
+    if (v == 0) return false;
+  }
+  for (const SiteByte& b : s.sites) {
+    if (b.in_memory != 0xcc) return false;
+  }
+  return true;
+}
+// Every semaphore 0 and every site as in the file.
+inline bool AllDetached(const TargetState& s) {
+  if (!s.ok || s.sites.empty()) return false;
+  for (const auto& [name, v] : s.sem) {
+    if (v != 0) return false;
+  }
+  for (const SiteByte& b : s.sites) {
+    if (b.in_memory != b.in_file) return false;
+  }
+  return true;
+}
+
 // Starts BUILD/bin/tslab-trace; true once it says it is attached
 // ("Tracing ..." on stderr).
 inline bool StartTracer(const std::vector<std::string>& args, Subprocess* t,

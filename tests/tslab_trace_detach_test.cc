@@ -30,12 +30,18 @@
 namespace {
 
 using Json = nlohmann::json;
+using tslab::trace_test::AllAttached;
+using tslab::trace_test::AllDetached;
 using tslab::trace_test::BuildDir;
 using tslab::trace_test::CopyFile;
 using tslab::trace_test::Demo;
 using tslab::trace_test::ExpectedProbes;
 using tslab::trace_test::kTimeout;
 using tslab::trace_test::ParseJsonLines;
+using tslab::trace_test::PerfUprobe;
+using tslab::trace_test::ReadState;
+using tslab::trace_test::TargetState;
+using tslab::trace_test::UprobesOf;
 using tslab::trace_test::ReadProbeSites;
 using tslab::trace_test::ReadRegion;
 using tslab::trace_test::ReadSemaphores;
@@ -53,79 +59,6 @@ bool StartProc(const std::vector<std::string>& argv, Subprocess* p,
   Subprocess::Options o;
   o.argv = argv;
   return p->Start(o, err);
-}
-
-// The uprobe perf events `bpftool perf list` shows: (owner pid, file,
-// offset).
-struct PerfUprobe {
-  int pid;
-  std::string file;
-  uint64_t offset;
-};
-bool ListUprobes(std::vector<PerfUprobe>* out, std::string* err) {
-  Subprocess b;
-  if (!StartProc({"bpftool", "-j", "perf", "list"}, &b, err)) return false;
-  if (!b.Wait(kTimeout) || b.ExitCode() != 0) {
-    *err = "bpftool perf list failed: " + b.Rest(Subprocess::kErr);
-    return false;
-  }
-  Json j = Json::parse(b.Rest(Subprocess::kOut));
-  for (const Json& e : j) {
-    if (e.value("fd_type", "") != "uprobe") continue;
-    out->push_back({e.at("pid").get<int>(), e.value("filename", ""),
-                    e.value("offset", uint64_t{0})});
-  }
-  return true;
-}
-
-// The uprobes on a file named `file` or on /proc/<target>/..., or owned by
-// `tracer`.
-std::vector<PerfUprobe> UprobesOf(int tracer, int target,
-                                  const std::string& file) {
-  std::vector<PerfUprobe> all, mine;
-  std::string err;
-  EXPECT_TRUE(ListUprobes(&all, &err)) << err;
-  const std::string proc = "/proc/" + std::to_string(target) + "/";
-  for (const PerfUprobe& u : all) {
-    if (u.pid == tracer || u.file == file || u.file.rfind(proc, 0) == 0) {
-      mine.push_back(u);
-    }
-  }
-  return mine;
-}
-
-struct TargetState {
-  std::map<std::string, uint16_t> sem;
-  std::vector<SiteByte> sites;
-  bool ok = false;
-};
-TargetState ReadState(pid_t pid, const std::string& file) {
-  TargetState s;
-  std::string err;
-  s.ok = ReadSemaphores(pid, file, &s.sem, &err) &&
-         ReadProbeSites(pid, file, &s.sites, &err);
-  EXPECT_TRUE(s.ok) << err;
-  return s;
-}
-bool AllAttached(const TargetState& s) {
-  if (!s.ok || s.sites.empty()) return false;
-  for (const auto& [name, v] : s.sem) {
-    if (v == 0) return false;
-  }
-  for (const SiteByte& b : s.sites) {
-    if (b.in_memory != 0xcc) return false;
-  }
-  return true;
-}
-bool AllDetached(const TargetState& s) {
-  if (!s.ok || s.sites.empty()) return false;
-  for (const auto& [name, v] : s.sem) {
-    if (v != 0) return false;
-  }
-  for (const SiteByte& b : s.sites) {
-    if (b.in_memory != b.in_file) return false;
-  }
-  return true;
 }
 
 class Detach : public ::testing::TestWithParam<int> {};
@@ -156,7 +89,8 @@ TEST_P(Detach, NothingLeftInTheTarget) {
         return AllAttached(during = ReadState(pid, exe));
       },
       kTimeout));
-  std::vector<PerfUprobe> ups = UprobesOf(t.pid(), pid, exe);
+  std::vector<PerfUprobe> ups;
+  ASSERT_TRUE(UprobesOf(t.pid(), pid, exe, &ups, &err)) << err;
   std::set<uint64_t> offsets;
   for (const PerfUprobe& u : ups) {
     EXPECT_EQ(u.pid, t.pid());
@@ -188,7 +122,9 @@ TEST_P(Detach, NothingLeftInTheTarget) {
   for (const SiteByte& b : after.sites) {
     EXPECT_EQ(b.in_memory, b.in_file) << "site of " << b.probe;
   }
-  EXPECT_TRUE(UprobesOf(t.pid(), pid, exe).empty());
+  std::vector<PerfUprobe> left;
+  ASSERT_TRUE(UprobesOf(t.pid(), pid, exe, &left, &err)) << err;
+  EXPECT_TRUE(left.empty());
   // The demo runs on through its probe sites.
   TslabSnapshot s1{}, s2{};
   ASSERT_TRUE(ReadRegion(d.region, &s1));

@@ -43,6 +43,33 @@
 
 #include "tslab/tslab.h"
 
+// The demo's bugs live in named, never-inlined functions, so that a call
+// site found from outside (stats_dump --doctor --trace, bpftrace's ustack)
+// names a known frame: tests/doctor_trace_test.cc expects these names.
+// Each uses the allocator's answer after the call, so the call is not a
+// tail call and the function keeps its own frame on the stack.
+namespace demo {
+
+// Allocates one object of `size` into the closed epoch `closed`: refused
+// (and counted) by tslab. Returns 1 if refused.
+__attribute__((noinline)) int AllocIntoClosedEpoch(tslab_allocator* a,
+                                                   uint32_t size,
+                                                   uint32_t closed) {
+  void* p = tslab_alloc(a, size, closed, nullptr);
+  asm volatile("" ::: "memory");
+  return p == nullptr ? 1 : 0;
+}
+
+// Frees handle h a second time: refused as a double free. Returns 1 if
+// refused.
+__attribute__((noinline)) int FreeTwice(tslab_allocator* a, tslab_handle h) {
+  const int rc = tslab_free_handle(a, h);
+  asm volatile("" ::: "memory");
+  return rc != TSLAB_OK ? 1 : 0;
+}
+
+}  // namespace demo
+
 namespace {
 
 struct DemoOptions {
@@ -270,10 +297,8 @@ class Demo {
         }
         if (o_.bad_frees && r == 0 && !live.empty()) {
           // A double free: refused and counted by the allocator.
-          if (tslab_free_handle(live.back().first, live.back().second) !=
-              TSLAB_OK) {
-            ++tot->bad_frees_refused;
-          }
+          tot->bad_frees_refused +=
+              demo::FreeTwice(live.back().first, live.back().second);
         }
         live.clear();
         ++tot->requests;
@@ -285,9 +310,7 @@ class Demo {
         uint32_t closed = prev_epoch_.load(std::memory_order_relaxed);
         if (closed != e) {
           for (tslab_allocator* a : allocs_) {
-            if (tslab_alloc(a, sizes_[0], closed, nullptr) == nullptr) {
-              ++tot->closed_refused;
-            }
+            tot->closed_refused += demo::AllocIntoClosedEpoch(a, sizes_[0], closed);
           }
         }
       }

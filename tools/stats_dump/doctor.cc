@@ -26,6 +26,7 @@ std::string FormatValue(double v, const std::string& unit) {
   if (unit == "ratio") return Num("%.3g%%", v * 100);
   if (unit == "retries/op") return Num("%.4f", v);
   if (unit == "ms") return Num("%.3f ms", v);
+  if (unit == "us") return Num("%.1f us", v);
   if (unit == "s") return Num("%.1f s", v);
   return Num("%.0f", v);
 }
@@ -84,7 +85,9 @@ class Doctor {
     }
     for (const std::string& j : judged_) d_.judged.push_back(j);
     for (const CheckConfig& c : cfg_.checks) {
-      if (c.enabled && !judged_.count(c.id)) d_.not_judged.push_back(c.id);
+      if (c.enabled && !c.needs_trace && !judged_.count(c.id)) {
+        d_.not_judged.push_back(c.id);
+      }
     }
     return std::move(d_);
   }
@@ -579,6 +582,9 @@ std::string DoctorText(const DoctorRun& r, bool verbose) {
                  FormatValue(*f.threshold, f.unit) + "]";
         }
         out += "\n             what to do: " + f.action + "\n";
+        if (!f.evidence.empty()) {
+          out += "             evidence: " + tools::TerminalSafe(f.evidence) + "\n";
+        }
       }
     }
     if (shown == 0) out += "  no problem found\n";
@@ -590,6 +596,7 @@ std::string DoctorText(const DoctorRun& r, bool verbose) {
     out += "judged:" + ok + "\n";
     if (!nj.empty()) out += "not judged (too little activity):" + nj + "\n";
   }
+  out += r.trace_text;
   const Severity worst = Worst(r.diagnosis.findings);
   out += "status: " + Upper(SeverityName(worst == Severity::kInfo ? Severity::kOk : worst)) +
          " (" + std::to_string(counts[3]) + " critical, " + std::to_string(counts[2]) +
@@ -630,11 +637,13 @@ nlohmann::ordered_json DoctorJson(const DoctorRun& r) {
     x["scope"] = f.scope;
     x["message"] = f.message;
     x["action"] = f.action;
+    if (!f.evidence.empty()) x["evidence"] = f.evidence;
     findings.push_back(std::move(x));
   }
   j["findings"] = std::move(findings);
   j["judged"] = r.diagnosis.judged;
   j["not_judged"] = r.diagnosis.not_judged;
+  if (!r.trace_json.is_null()) j["trace"] = r.trace_json;
   return j;
 }
 

@@ -39,6 +39,9 @@ struct Finding {
   std::string scope;     // "window", "since start", "now"
   std::string message;   // what was seen, one sentence
   std::string action;    // what to do
+  // --trace: what the probes saw behind the finding (latency, call
+  // sites), one line; empty without --trace or without a probe for it.
+  std::string evidence;
 };
 
 struct Diagnosis {
@@ -63,6 +66,10 @@ struct DoctorRun {
   std::string config_source;
   std::vector<RegionIdentity> allocators;
   Diagnosis diagnosis;  // all allocators' findings together
+  // --trace: the trace's section of the text (before the status line) and
+  // the JSON's "trace" member (doctor_trace.h); empty / null without it.
+  std::string trace_text;
+  nlohmann::ordered_json trace_json;
 };
 std::string DoctorText(const DoctorRun& r, bool verbose);
 nlohmann::ordered_json DoctorJson(const DoctorRun& r);

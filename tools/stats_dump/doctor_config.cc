@@ -62,6 +62,13 @@ std::vector<CheckConfig> DefaultChecks() {
        "epoch advances onto a slot still holding objects, in the window"},
       {"epoch_refcount_age", "s", D::kAbove, true, 300, kNone, "", 0,
        "age of the oldest epoch still held by a domain scope (refcount > 0)"},
+      // --doctor --trace only: p99 latencies measured by the BPF probes.
+      {"slow_path_p99", "us", D::kAbove, true, 100, kNone, "min_events", 100,
+       "--trace: p99 of the allocation slow path's duration", true},
+      {"epoch_close_p99", "ms", D::kAbove, true, 10, kNone, "min_events", 1,
+       "--trace: p99 of epoch_close's duration, madvise included (its share shown)", true},
+      {"madvise_p99", "us", D::kAbove, true, 500, kNone, "min_events", 10,
+       "--trace: p99 of madvise(MADV_DONTNEED) calls giving pages back", true},
   };
 }
 

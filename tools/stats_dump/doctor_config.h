@@ -35,6 +35,10 @@ struct CheckConfig {
   std::string param_key;   // e.g. "min_allocs"; empty if none
   double param = 0;
   std::string help;        // what the check measures, one line
+  // Judged only by --doctor --trace, from the BPF probes' latencies
+  // (doctor_trace.h); a counters-only run names it among those the trace
+  // would have judged, never as "too little activity".
+  bool needs_trace = false;
 };
 
 struct DoctorConfig {

@@ -198,8 +198,10 @@ Collection FleetCollector::Collect() {
     std::vector<Sample> window(o.history.begin(), o.history.end());
     if (window.empty()) window.push_back(v.sample);
     window.push_back(v.sample);
+    // The trace-only checks are never judged here (no BPF in the
+    // exporter): a 0 for them would read as "fine".
     for (const CheckConfig& k : o_.doctor.checks) {
-      if (k.enabled) v.checks.push_back(k.id);
+      if (k.enabled && !k.needs_trace) v.checks.push_back(k.id);
     }
     for (Finding& x : Diagnose(window, v.id, o_.doctor).findings) {
       if (x.severity >= Severity::kWarning) v.findings.push_back(std::move(x));

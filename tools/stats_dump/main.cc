@@ -6,6 +6,7 @@
 //   stats_dump --json | --no-text               JSON only
 //   stats_dump --interval S [--count N]         one JSON document per line
 //   stats_dump --doctor [--window S] [--config FILE] [--json]
+//              [--trace [--stacks N]]          + BPF latencies, call sites
 //   stats_dump --list | --gc | --show-config
 //   stats_dump --format openmetrics|prometheus [--output FILE] [--window S]
 //                                               every live process, once
@@ -35,6 +36,7 @@
 #include "tools/common/terminal_text.h"
 #include "tools/stats_dump/doctor.h"
 #include "tools/stats_dump/doctor_config.h"
+#include "tools/stats_dump/doctor_trace.h"
 #include "tools/stats_dump/exposition.h"
 #include "tools/stats_dump/fleet.h"
 #include "tools/stats_dump/region_reader.h"
@@ -56,6 +58,9 @@ struct Options {
   bool doctor = false;
   double window = -1;
   std::string config;
+  bool trace = false;  // --doctor --trace
+  int stacks = 3;      // --stacks: call sites per probe and kind
+  bool stacks_given = false;
   bool verbose = false;
   bool list = false;
   bool gc = false;
@@ -218,6 +223,12 @@ Status RunDoctor(const Options& o, Exit* verdict) {
   const double window = o.window >= 0 ? o.window : cfg.window_seconds;
   const CheckConfig& growth = cfg.Get("net_slabs_growth");
   const int n = growth.enabled ? std::max(2, static_cast<int>(growth.param)) : 2;
+  // --trace: attached before the first sample, read right after the first
+  // and the last one, detached once the report's call sites are named. A
+  // tracer that cannot attach leaves a counters-only doctor and one line.
+  std::unique_ptr<DoctorTrace> tracer;
+  std::string no_trace;
+  if (o.trace) tracer = DoctorTrace::Start(t.proc.pid, &no_trace);
   // per_alloc[i]: the samples of allocator i, oldest first.
   std::vector<std::vector<Sample>> per_alloc(t.regions.size());
   const uint64_t mono0 = MonotonicNs();
@@ -234,6 +245,8 @@ Status RunDoctor(const Options& o, Exit* verdict) {
     s = SnapshotAll(t, &cur);
     if (!s.ok()) return s;
     for (size_t i = 0; i < cur.size(); ++i) per_alloc[i].push_back(cur[i]);
+    if (tracer && k == 0) tracer->MarkFirst();
+    if (tracer && k == n - 1) tracer->MarkLast();
   }
   DoctorRun run;
   run.pid = t.proc.pid;
@@ -253,6 +266,21 @@ Status RunDoctor(const Options& o, Exit* verdict) {
   for (const std::string& j : judged) not_judged.erase(j);
   run.diagnosis.judged.assign(judged.begin(), judged.end());
   run.diagnosis.not_judged.assign(not_judged.begin(), not_judged.end());
+  if (tracer) {
+    std::vector<const Sample*> first, last;
+    for (const auto& v : per_alloc) {
+      first.push_back(&v.front());
+      last.push_back(&v.back());
+    }
+    const TraceReport tr = tracer->Finish(first, last, o.stacks);
+    tracer.reset();
+    JudgeTrace(tr, cfg, run.allocators, &run.diagnosis);
+    run.trace_text = TraceText(tr);
+    run.trace_json = TraceJson(tr, o.stacks);
+  } else if (o.trace) {
+    run.trace_text = NoTraceText(no_trace, cfg);
+    run.trace_json = NoTraceJson(no_trace, cfg);
+  }
   s = WriteOut(o.json_only ? Dump(DoctorJson(run), o.pretty) : DoctorText(run, o.verbose));
   if (!s.ok()) return s;
   *verdict = ExitFor(Worst(run.diagnosis.findings));
@@ -395,6 +423,10 @@ Status CheckModes(const Options& o) {
                          "--list, --gc and --show-config take no -p, --allocator, "
                          "--interval or --count");
   }
+  if (o.trace && !o.doctor) return Status::Error(Exit::kUsage, "--trace needs --doctor");
+  if (o.stacks_given && !o.trace) {
+    return Status::Error(Exit::kUsage, "--stacks needs --doctor --trace");
+  }
   if (o.doctor && stream) {
     return Status::Error(Exit::kUsage,
                          "--doctor takes --window, not --interval or --count");
@@ -439,6 +471,11 @@ int Main(int argc, char** argv) {
   app.add_option("--window", o.window, "--doctor: seconds between first and last sample")
       ->check(CLI::Range(0.0, 3600.0));
   app.add_option("--config", o.config, "--doctor thresholds (YAML, default configs/doctor.yaml)");
+  app.add_flag("--trace", o.trace,
+               "--doctor: also trace the window with BPF (root): latency percentiles, "
+               "call sites, counters reconciled");
+  app.add_option("--stacks", o.stacks, "--trace: call sites shown per probe (default 3)")
+      ->check(CLI::Range(1, 100));
   app.add_flag("-v,--verbose", o.verbose, "--doctor: also list the checks judged");
   app.add_flag("--list", o.list, "list live tslab processes and their allocators");
   app.add_flag("--gc", o.gc, "remove region files of dead processes");
@@ -457,6 +494,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "stats_dump: %s (see --help)\n", e.what());
     return static_cast<int>(Exit::kUsage);
   }
+  o.stacks_given = app.count("--stacks") > 0;
 
   signal(SIGPIPE, SIG_IGN);  // a closed pipe is EPIPE from fwrite, handled
   struct sigaction sa = {};

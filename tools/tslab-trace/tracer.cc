@@ -1,6 +1,7 @@
 // libbpf: open, configure, load, attach; read totals; detach in reverse.
 #include "tools/tslab-trace/tracer.h"
 
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <cerrno>
@@ -73,6 +74,13 @@ Status Tracer::Start(const TraceConfig& cfg, std::unique_ptr<Tracer>* out) {
   // 2. Read-only settings, fixed at load (the verifier sees constants).
   s->rodata->time_div = cfg.time_div;
   s->rodata->per_class = cfg.per_class;
+  s->rodata->doctor = cfg.doctor;
+  if (!cfg.doctor) {
+    // tslab-trace keeps no stacks: one-entry maps cost next to nothing.
+    bpf_map__set_max_entries(s->maps.tt_stacks, 1);
+    bpf_map__set_max_entries(s->maps.tt_stack_counts, 1);
+    bpf_map__set_max_entries(s->maps.tt_nested, 1);
+  }
   // Programs of probes not asked for are not even loaded.
   for (int p = 0; p < TT_NPROBES; ++p) {
     bool wanted = false;
@@ -148,6 +156,43 @@ void Tracer::Read(tt_totals* out) const {
   for (size_t i = 0; i < sizeof(tt_totals) / sizeof(uint64_t); ++i) {
     dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
   }
+}
+
+void Tracer::ReadExtra(tt_extra* out) const {
+  const uint64_t* src = reinterpret_cast<const uint64_t*>(&skel_->bss->extra);
+  uint64_t* dst = reinterpret_cast<uint64_t*>(out);
+  for (size_t i = 0; i < sizeof(tt_extra) / sizeof(uint64_t); ++i) {
+    dst[i] = __atomic_load_n(&src[i], __ATOMIC_RELAXED);
+  }
+}
+
+std::vector<StackCount> Tracer::ReadStacks() const {
+  std::vector<StackCount> out;
+  const int counts_fd = bpf_map__fd(skel_->maps.tt_stack_counts);
+  const int stacks_fd = bpf_map__fd(skel_->maps.tt_stacks);
+  tt_stack_key key{}, next{};
+  const tt_stack_key* prev = nullptr;
+  // Bounded: the map holds at most TT_STACK_KEYS entries.
+  for (int i = 0; i < TT_STACK_KEYS &&
+                  bpf_map_get_next_key(counts_fd, prev, &next) == 0;
+       ++i) {
+    key = next;
+    prev = &key;
+    uint64_t n = 0;
+    if (bpf_map_lookup_elem(counts_fd, &key, &n) != 0) continue;
+    uint64_t ips[TT_STACK_DEPTH] = {};
+    if (bpf_map_lookup_elem(stacks_fd, &key.stack_id, ips) != 0) continue;
+    StackCount sc;
+    sc.probe = static_cast<int>(key.probe);
+    sc.sub = key.sub;
+    sc.count = n;
+    for (uint64_t ip : ips) {
+      if (ip == 0) break;
+      sc.frames.push_back(ip);
+    }
+    out.push_back(std::move(sc));
+  }
+  return out;
 }
 
 }  // namespace tslab::trace

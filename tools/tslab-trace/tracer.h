@@ -35,6 +35,18 @@ struct TraceConfig {
   uint64_t time_div = 1;    // ns per histogram unit
   bool per_class = false;
   bool verbose = false;     // libbpf's log on stderr
+  // stats_dump --doctor --trace: maxima, epoch_close without its nested
+  // madvise, user stacks (tt_extra, ReadStacks). Off: the stack maps are
+  // shrunk to one entry and the programs skip that work.
+  bool doctor = false;
+};
+
+// One user stack of a probe (doctor mode): addresses innermost first.
+struct StackCount {
+  int probe = 0;     // TT_<PROBE>
+  uint32_t sub = 0;  // class, or invalid_free's kind
+  uint64_t count = 0;
+  std::vector<uint64_t> frames;
 };
 
 class Tracer {
@@ -46,6 +58,10 @@ class Tracer {
 
   // A copy of the cumulative totals since attach.
   void Read(tt_totals* out) const;
+  // Doctor mode: the maxima and epoch_close's own time since attach.
+  void ReadExtra(tt_extra* out) const;
+  // Doctor mode: every stack counted since attach (unordered).
+  std::vector<StackCount> ReadStacks() const;
   // One link per probe and target file (a link covers all of the probe's
   // sites in that file).
   size_t link_count() const { return links_.size(); }
