@@ -35,3 +35,6 @@ $(OBJ)/tests/stats_fields_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"
 # tests/doctor_rules_test: the doctor's rules on synthetic samples.
 TEST_EXTRA_OBJS_doctor_rules_test := $(TOOLS_LIB_A)
 TEST_LDLIBS_doctor_rules_test := -lyaml-cpp
+
+# --version (mk/version.mk).
+$(OBJ)/tools/stats_dump/main.o: EXTRA_CXXFLAGS += $(TOOL_VERSION_FLAGS)

@@ -13,7 +13,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 
 # vmlinux.h only changes with the kernel; regenerate by deleting it.
-$(GEN)/vmlinux.h: | deps-check
+$(GEN)/vmlinux.h: | build-check
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GEN     $@")
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
@@ -64,8 +64,9 @@ TEST_EXTRA_OBJS_tslab_trace_errors_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_tslab_trace_errors_test := -lelf
 
 .PHONY: trace
-trace: $(BIN)/tslab-trace $(BIN)/tests/tslab-demo-dyn
+trace: $(BIN)/tslab-trace
 all: trace
+tests: $(BIN)/tests/tslab-demo-dyn
 
 # The probe tests read docs/ from the source tree.
 $(OBJ)/tests/usdt_notes_test.o $(OBJ)/tests/tslab_trace_test.o \
@@ -73,3 +74,6 @@ $(OBJ)/tests/bpftrace_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'
 
 # make demo (mk/demo.mk, examples/run_demo.sh) shows tslab-trace too.
 demo: $(BIN)/tslab-trace
+
+# --version (mk/version.mk).
+$(OBJ)/tools/tslab-trace/main.o: EXTRA_CXXFLAGS += $(TOOL_VERSION_FLAGS)

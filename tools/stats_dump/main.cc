@@ -33,6 +33,7 @@
 
 #include "tools/common/json_text.h"
 #include "tools/common/terminal_text.h"
+#include "tools/common/version.h"
 #include "tools/stats_dump/doctor.h"
 #include "tools/stats_dump/doctor_config.h"
 #include "tools/stats_dump/exposition.h"
@@ -449,6 +450,8 @@ int Main(int argc, char** argv) {
       ->check(CLI::IsMember({"json", "openmetrics", "prometheus"}));
   app.add_option("--output", o.output,
                  "--format openmetrics|prometheus: write to FILE atomically (temp + rename)");
+  bool version = false;
+  app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -456,6 +459,10 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "stats_dump: %s (see --help)\n", e.what());
     return static_cast<int>(Exit::kUsage);
+  }
+  if (version) {
+    const Status vs = WriteOut(tools::VersionLine("stats_dump"));
+    return vs.ok() ? 0 : static_cast<int>(vs.code);
   }
 
   signal(SIGPIPE, SIG_IGN);  // a closed pipe is EPIPE from fwrite, handled

@@ -19,6 +19,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/common/version.h"
 #include "tools/stats_dump/doctor_config.h"
 #include "tools/stats_dump/exposition.h"
 #include "tools/stats_dump/region_reader.h"
@@ -26,9 +27,6 @@
 #include "tools/tslab-exporter/log.h"
 #include "tools/tslab-exporter/server.h"
 
-#ifndef TSLAB_VERSION
-#define TSLAB_VERSION "unknown"
-#endif
 
 namespace tslab::exporter {
 namespace {
@@ -123,6 +121,8 @@ int Main(int argc, char** argv) {
                "also read processes in other mount namespaces (default on)");
   app.add_flag("--metrics.markdown", f.markdown,
                "print the metric list (docs/exporter.md's table) and exit");
+  bool version = false;
+  app.add_flag("--version", version, "print the version and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -130,6 +130,10 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "tslab-exporter: %s (see --help)\n", e.what());
     return static_cast<int>(Exit::kUsage);
+  }
+  if (version) {
+    std::fputs(tools::VersionLine("tslab-exporter").c_str(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : static_cast<int>(Exit::kIo);
   }
   if (f.markdown) {
     const std::string table = stats_dump::CatalogMarkdown();

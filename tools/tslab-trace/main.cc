@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "tools/common/json_text.h"
+#include "tools/common/version.h"
 #include "tools/tslab-trace/checks.h"
 #include "tools/tslab-trace/list_json.h"
 #include "tools/tslab-trace/probes.h"
@@ -420,6 +421,8 @@ int Main(int argc, char** argv) {
   app.add_flag("--json", o.json, "One JSON document per interval");
   app.add_flag("--list", o.list, "List the tslab probes of the target");
   app.add_flag("-v,--verbose", o.verbose, "Print libbpf's log");
+  bool version = false;
+  app.add_flag("--version", version, "Print the version and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -427,6 +430,10 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "tslab-trace: %s (see --help)\n", e.what());
     return kExitUsage;
+  }
+  if (version) {
+    std::fputs(tools::VersionLine("tslab-trace").c_str(), stdout);
+    return 0;
   }
   std::string usage;
   if (app.count("--pid") && o.pid <= 0) {
