@@ -54,7 +54,7 @@ $(BIN)/tests/tslab-demo-dyn: $(DEMO_OBJS) $(LIBTSLAB_SO)
 ELF_PROBES_OBJ := $(OBJ)/tools/tslab-trace/elf_probes.o
 TEST_EXTRA_OBJS_usdt_notes_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_usdt_notes_test := -lelf
-TEST_EXTRA_OBJS_tslab_trace_test := $(ELF_PROBES_OBJ)
+TEST_EXTRA_OBJS_tslab_trace_test := $(ELF_PROBES_OBJ) $(OBJ)/tools/tslab-trace/report.o
 TEST_LDLIBS_tslab_trace_test := -lelf
 TEST_EXTRA_OBJS_bpftrace_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_bpftrace_test := -lelf
@@ -67,6 +67,10 @@ TEST_LDLIBS_tslab_trace_errors_test := -lelf
 trace: $(BIN)/tslab-trace
 all: trace
 tests: $(BIN)/tests/tslab-demo-dyn
+
+# The tests that run tslab-demo-dyn copy libtslab.so under its soname.
+$(OBJ)/tests/tslab_trace_test.o $(OBJ)/tests/tslab_trace_detach_test.o: \
+  EXTRA_CXXFLAGS += -DTSLAB_SONAME='"libtslab.so.$(TSLAB_VERSION_MAJOR)"'
 
 # The probe tests read docs/ from the source tree.
 $(OBJ)/tests/usdt_notes_test.o $(OBJ)/tests/tslab_trace_test.o \

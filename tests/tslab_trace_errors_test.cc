@@ -110,6 +110,24 @@ TEST_F(TraceErrors, Usage) {
   // An empty --probe meant every probe (issue 9, finding 13).
   ExpectOneLine(RunTool({Tracer(), "-p", pid_, "--probe", ""}), 2,
                 "--probe: no probe named");
+  // A word for a pid is "not a number" (issue 12).
+  ExpectOneLine(RunTool({Tracer(), "-p", "abc"}), 2, "--pid: not a number: 'abc'");
+}
+
+// Issue 12: --version; --help with examples and without CLI11's type noise.
+TEST_F(TraceErrors, VersionAndHelp) {
+  Result v = RunTool({Tracer(), "--version"});
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(v.out.rfind("tslab-trace (tslab) ", 0), 0u) << v.out;
+  EXPECT_EQ(v.out.find('\n'), v.out.size() - 1) << v.out;
+  Result h = RunTool({Tracer(), "--help"});
+  EXPECT_EQ(h.code, 0) << h.err;
+  EXPECT_NE(h.out.find("EXAMPLES:"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("tslab-trace -p 4242"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("-p,--pid PID"), std::string::npos) << h.out;
+  for (const char* noise : {"INT", "FLOAT", "TEXT"}) {
+    EXPECT_EQ(h.out.find(noise), std::string::npos) << noise << " in:\n" << h.out;
+  }
 }
 
 TEST_F(TraceErrors, NotPrivileged) {
