@@ -10,7 +10,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -219,6 +222,29 @@ TEST_F(TraceErrors, ControlRunSucceeds) {
   Result r = RunTool({Tracer(), "-p", pid_, "--probe", "slow_path", "0.2", "1"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("slow_path"), std::string::npos);
+}
+
+// Issue 12: a process that has exited (a zombie: its parent has not reaped
+// it yet) was "no tslab probes" (exit 6); it is "exited" (exit 5).
+TEST(TraceTarget, AZombieIsExitedNotWithoutProbes) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  const std::string stat = "/proc/" + std::to_string(child) + "/stat";
+  bool zombie = false;
+  for (int i = 0; i < 500 && !zombie; ++i) {  // bounded: 5 s
+    std::ifstream in(stat);
+    std::string line;
+    std::getline(in, line);
+    const size_t paren = line.rfind(')');
+    zombie = paren != std::string::npos && line.compare(paren + 2, 1, "Z") == 0;
+    if (!zombie) usleep(10000);
+  }
+  ASSERT_TRUE(zombie);
+  ExpectOneLine(RunTool({Tracer(), "-p", std::to_string(child)}), 5, "exited");
+  ExpectOneLine(RunTool({Tracer(), "--list", "-p", std::to_string(child)}), 5, "exited");
+  int status = 0;
+  EXPECT_EQ(waitpid(child, &status, 0), child);
 }
 
 }  // namespace

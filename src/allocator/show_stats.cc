@@ -28,6 +28,8 @@ void Append(char* buf, size_t len, size_t* pos, const char* fmt, ...) {
 }
 
 double KiB(uint64_t b) { return static_cast<double>(b) / 1024.0; }
+// For %llu.
+unsigned long long U(uint64_t v) { return static_cast<unsigned long long>(v); }
 
 }  // namespace
 
@@ -37,31 +39,23 @@ size_t RenderShowStats(const TslabSnapshot& s, unsigned id, const char* name,
   buf[0] = '\0';
   size_t pos = 0;
   const SlabGlobalStats& g = s.global;
-  Append(buf, len, &pos, "tslab: pid %d allocator %u%s%s%s (%s): %llu allocs, %llu frees, "
+  Append(buf, len, &pos,
+         "tslab: pid %d allocator %u%s%s%s (%s): %llu allocs, %llu frees, "
          "%llu live objects (%.1f KiB)\n",
          static_cast<int>(s.pid), id, name && *name ? " \"" : "", name ? name : "",
-         name && *name ? "\"" : "", why, static_cast<unsigned long long>(g.total_allocs),
-         static_cast<unsigned long long>(g.total_frees),
-         static_cast<unsigned long long>(g.live_objects), KiB(g.live_bytes));
+         name && *name ? "\"" : "", why, U(g.total_allocs), U(g.total_frees),
+         U(g.live_objects), KiB(g.live_bytes));
   Append(buf, len, &pos,
          "  slabs: %llu new, %llu recycled, %llu reused, %llu now (%.1f KiB); slow path %llu; "
          "madvise %llu (%.1f KiB)\n",
-         static_cast<unsigned long long>(g.total_slabs_allocated),
-         static_cast<unsigned long long>(g.total_slabs_recycled),
-         static_cast<unsigned long long>(g.total_slabs_reused),
-         static_cast<unsigned long long>(g.net_slabs), KiB(g.estimated_slab_rss_bytes),
-         static_cast<unsigned long long>(g.total_slow_path_hits),
-         static_cast<unsigned long long>(g.total_madvise_calls), KiB(g.total_madvise_bytes));
+         U(g.total_slabs_allocated), U(g.total_slabs_recycled), U(g.total_slabs_reused),
+         U(g.net_slabs), KiB(g.estimated_slab_rss_bytes), U(g.total_slow_path_hits),
+         U(g.total_madvise_calls), KiB(g.total_madvise_bytes));
   Append(buf, len, &pos,
          "  epochs: %llu advances, %llu closes; refused frees: %llu invalid, %llu stale, "
          "%llu double, %llu foreign; failed allocs %llu\n",
-         static_cast<unsigned long long>(g.epoch_advances),
-         static_cast<unsigned long long>(g.epoch_closes),
-         static_cast<unsigned long long>(g.invalid_frees),
-         static_cast<unsigned long long>(g.stale_frees),
-         static_cast<unsigned long long>(g.double_frees),
-         static_cast<unsigned long long>(g.foreign_frees),
-         static_cast<unsigned long long>(g.alloc_failures));
+         U(g.epoch_advances), U(g.epoch_closes), U(g.invalid_frees), U(g.stale_frees),
+         U(g.double_frees), U(g.foreign_frees), U(g.alloc_failures));
   bool header = false;
   for (const SlabClassStats& c : s.classes) {
     if (c.new_slab_count == 0 && c.live_objects == 0) continue;  // never used
@@ -71,10 +65,10 @@ size_t RenderShowStats(const TslabSnapshot& s, unsigned id, const char* name,
       header = true;
     }
     Append(buf, len, &pos, "  %5u %10llu %10llu %8llu %8llu\n", c.object_size,
-           static_cast<unsigned long long>(c.live_objects),
-           static_cast<unsigned long long>(c.slow_path_hits),
-           static_cast<unsigned long long>(c.net_slabs),
-           static_cast<unsigned long long>(c.empty_slab_recycled));
+           U(c.live_objects),
+           U(c.slow_path_hits),
+           U(c.net_slabs),
+           U(c.empty_slab_recycled));
   }
   return pos;
 }
