@@ -13,7 +13,8 @@
  *
  * Read-only settings (rodata, fixed at load):
  *   time_div:  durations are divided by this before bucketing (1: ns,
- *              1000: us, 1000000: ms), as bcc's tools do.
+ *              1000: us, 1000000: ms), as bcc's tools do; the sums stay in
+ *              ns, so that an average keeps its digits (13 us in ms).
  *   per_class: split class-carrying probes by size class (else all in 0).
  */
 #include "vmlinux.h"
@@ -94,7 +95,7 @@ static __always_inline void tt_time(struct tt_cell *c, int h, __u32 sub,
   __u64 v = dur_ns / time_div;
   __u32 b = tt_log2(v) & (TT_NBUCKETS - 1);
   __sync_fetch_and_add(&totals.hist[h][sub & (TT_NSUB - 1)][b], 1);
-  __sync_fetch_and_add(&c->sum, v);
+  __sync_fetch_and_add(&c->sum, dur_ns);  /* in ns whatever the unit */
   if (doctor) {
     __u64 *m = &extra.max[h][sub & (TT_NSUB - 1)];
     if (v > *m) *m = v;

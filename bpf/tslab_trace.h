@@ -56,7 +56,8 @@ _Static_assert(TSLAB_FREE_KIND_COUNT < TT_NSUB, "a cell per free kind");
  *   slab_new:    a = from-cache count (count - a came from the OS)
  *   epoch_close: a = slabs scanned, b = slabs recycled
  *   madvise:     a = bytes, b = calls that failed (err != 0)
- * sum is the sum of durations in the chosen unit for timed probes. */
+ * sum is the sum of durations in ns for timed probes (whatever the
+ * histograms' unit: tools/tslab-trace/report.cc converts). */
 struct tt_cell {
   __u64 count;
   __u64 sum;

@@ -21,7 +21,7 @@ BENCH_WORKERS := glibc jemalloc tcmalloc mimalloc tslab tslab_nostats tslab_nous
 # worker_backend.cc, once per backend (glibc, jemalloc and tcmalloc share
 # the malloc one: the link line decides whose malloc it calls).
 define bench_backend_obj
-$$(OBJ)/bench/backend_$(1).o: bench/worker_backend.cc | deps-check
+$$(OBJ)/bench/backend_$(1).o: bench/worker_backend.cc | build-check
 	@mkdir -p $$(dir $$@)
 	@$$(if $$(Q),echo "  CXX     $$< ($(1))")
 	$$(Q)$$(CXX) $$(CPPFLAGS) $$(CXXFLAGS) -DTSLAB_BENCH_BACKEND_$(2) -c $$< -o $$@

@@ -6,10 +6,9 @@ EXPORTER_SRCS := $(wildcard tools/tslab-exporter/*.cc)
 EXPORTER_OBJS := $(patsubst %.cc,$(OBJ)/%.o,$(EXPORTER_SRCS))
 HTTPLIB_CFLAGS := $(shell pkg-config --cflags cpp-httplib 2>/dev/null)
 HTTPLIB_LIBS := $(shell pkg-config --libs cpp-httplib 2>/dev/null || echo -lcpp-httplib)
-TSLAB_GIT_VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
 
 $(EXPORTER_OBJS): EXTRA_CXXFLAGS += $(HTTPLIB_CFLAGS)
-$(OBJ)/tools/tslab-exporter/main.o: EXTRA_CXXFLAGS += -DTSLAB_VERSION='"$(TSLAB_GIT_VERSION)"'
+$(OBJ)/tools/tslab-exporter/main.o: EXTRA_CXXFLAGS += $(TOOL_VERSION_FLAGS)
 
 # (mk/stats_dump.mk is included after this file: its library by name.)
 $(BIN)/tslab-exporter: $(EXPORTER_OBJS) $(LIBDIR)/libtslab_tools.a $(LIBTSLAB_A)

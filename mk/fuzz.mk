@@ -36,7 +36,7 @@ FUZZ_OBJS_elf_notes_fuzz := $(FUZZ_DIR)/obj/tools/tslab-trace/elf_probes.o \
   $(FUZZ_DIR)/obj/tools/tslab-trace/list_json.o
 FUZZ_LIBS_elf_notes_fuzz := -lelf
 
-$(FUZZ_DIR)/obj/%.o: %.cc | deps-check
+$(FUZZ_DIR)/obj/%.o: %.cc | build-check
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZCXX $<")
 	$(Q)$(FUZZ_CXX) $(FUZZ_CXXFLAGS) -c $< -o $@
@@ -53,7 +53,7 @@ $(FUZZ_DIR)/seeds/region_fuzz/real:
 $(FUZZ_DIR)/seeds/doctor_config_fuzz/doctor.yaml: configs/doctor.yaml
 	@mkdir -p $(dir $@)
 	$(Q)cp $< $@
-$(FUZZ_DIR)/seeds/elf_notes_fuzz/probe.o: fuzz/seeds/usdt_probe.c | deps-check
+$(FUZZ_DIR)/seeds/elf_notes_fuzz/probe.o: fuzz/seeds/usdt_probe.c | build-check
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) -O2 -c $< -o $@
 	$(Q)$(FUZZ_CC) -O2 -fPIC -shared $< -o $(dir $@)probe.so

@@ -39,3 +39,6 @@ TEST_LDLIBS_doctor_rules_test := -lyaml-cpp
 # tests/doctor_config_test: the config loader on YAML texts.
 TEST_EXTRA_OBJS_doctor_config_test := $(TOOLS_LIB_A)
 TEST_LDLIBS_doctor_config_test := -lyaml-cpp
+
+# --version (mk/version.mk).
+$(OBJ)/tools/stats_dump/main.o: EXTRA_CXXFLAGS += $(TOOL_VERSION_FLAGS)

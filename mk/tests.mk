@@ -2,8 +2,8 @@
 # A test that needs more than libtslab + gtest declares it here:
 #   TEST_EXTRA_OBJS_<name> (objects), TEST_LDLIBS_<name> (libraries).
 # Every test links the test-support library (mk/support.mk).
-# `make test` builds everything (tests may run the tools and the demo) and
-# runs tests/run_tests.sh, which prints "tests: N passed, N failed, N skipped".
+# `make test` builds everything (tests may run the tools and the demo; plain
+# `make` does not build the tests) and runs tests/run_tests.sh, which prints "tests: N passed, N failed, N skipped".
 TEST_SRCS := $(wildcard tests/*_test.cc)
 TEST_BINS := $(patsubst tests/%.cc,$(BIN)/tests/%,$(TEST_SRCS))
 
@@ -16,7 +16,6 @@ $(BIN)/tests/%: $(OBJ)/tests/%.o $$(TEST_EXTRA_OBJS_$$*) $(TEST_SUPPORT_A) $(LIB
 
 .PHONY: tests test
 tests: $(TEST_BINS)
-all: tests
 
-test: all
+test: all tests
 	$(Q)TSLAB_BUILD=$(TOP)/$(BUILD) tests/run_tests.sh $(BIN)/tests

@@ -27,3 +27,14 @@ $(BIN)/tests/compat_build_test: | $(COMPAT_PROGS)
 # fail: it needs the compilers and the source tree.
 $(OBJ)/tests/compat_build_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"' \
   -DTSLAB_CC='"$(CC)"' -DTSLAB_CXX='"$(CXX)"'
+
+# symbols_test reads the public headers of the source tree and runs nm on
+# the shared libraries (mk/lib.mk).
+$(OBJ)/tests/symbols_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'
+$(BIN)/tests/symbols_test: | $(LIBTSLAB_SO) $(LIBTSLAB_COMPAT_SO)
+
+# install_test runs tests/consumer/run.sh: make install of this build (SAN
+# included) into a temporary prefix, and consumers built with its flags.
+$(OBJ)/tests/install_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"' \
+  -DTSLAB_SAN='"$(SAN)"' -DTSLAB_SANFLAGS='"$(SANFLAGS)"'
+$(BIN)/tests/install_test: | lib $(BIN)/stats_dump $(BIN)/tslab-trace $(BIN)/tslab-exporter

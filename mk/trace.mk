@@ -13,7 +13,7 @@ BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror \
 LIBBPF_LIBS := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 
 # vmlinux.h only changes with the kernel; regenerate by deleting it.
-$(GEN)/vmlinux.h: | deps-check
+$(GEN)/vmlinux.h: | build-check
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  GEN     $@")
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
@@ -71,7 +71,7 @@ $(BIN)/tests/tslab-demo-dyn: $(DEMO_OBJS) $(LIBTSLAB_SO)
 ELF_PROBES_OBJ := $(OBJ)/tools/tslab-trace/elf_probes.o
 TEST_EXTRA_OBJS_usdt_notes_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_usdt_notes_test := -lelf
-TEST_EXTRA_OBJS_tslab_trace_test := $(ELF_PROBES_OBJ)
+TEST_EXTRA_OBJS_tslab_trace_test := $(ELF_PROBES_OBJ) $(OBJ)/tools/tslab-trace/report.o
 TEST_LDLIBS_tslab_trace_test := -lelf
 TEST_EXTRA_OBJS_bpftrace_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_bpftrace_test := -lelf
@@ -83,8 +83,13 @@ TEST_EXTRA_OBJS_doctor_trace_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_doctor_trace_test := -lelf
 
 .PHONY: trace
-trace: $(BIN)/tslab-trace $(BIN)/tests/tslab-demo-dyn
+trace: $(BIN)/tslab-trace
 all: trace
+tests: $(BIN)/tests/tslab-demo-dyn
+
+# The tests that run tslab-demo-dyn copy libtslab.so under its soname.
+$(OBJ)/tests/tslab_trace_test.o $(OBJ)/tests/tslab_trace_detach_test.o: \
+  EXTRA_CXXFLAGS += -DTSLAB_SONAME='"libtslab.so.$(TSLAB_VERSION_MAJOR)"'
 
 # The probe tests read docs/ from the source tree.
 $(OBJ)/tests/usdt_notes_test.o $(OBJ)/tests/tslab_trace_test.o \
@@ -92,3 +97,6 @@ $(OBJ)/tests/bpftrace_test.o: EXTRA_CXXFLAGS += -DTSLAB_SOURCE_DIR='"$(TOP)"'
 
 # make demo (mk/demo.mk, examples/run_demo.sh) shows tslab-trace too.
 demo: $(BIN)/tslab-trace
+
+# --version (mk/version.mk).
+$(OBJ)/tools/tslab-trace/main.o: EXTRA_CXXFLAGS += $(TOOL_VERSION_FLAGS)

@@ -652,6 +652,20 @@ TEST_F(ExporterTest, UsageErrorsAndBindFailuresExitWithTheirCodeAndOneLine) {
   EXPECT_EQ(first.process().Stop(SIGINT), 0);
 }
 
+// Issue 12: --version; --help with examples and no CLI11 type noise.
+TEST_F(ExporterTest, VersionAndHelp) {
+  const std::string bin = BinDir() + "/tslab-exporter";
+  RunResult v = tslab::tool_test::Run({bin, "--version"}, {}, 30);
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(v.out.rfind("tslab-exporter (tslab) ", 0), 0u) << v.out;
+  EXPECT_EQ(CountLines(v.out), 1u);
+  RunResult h = tslab::tool_test::Run({bin, "--help"}, {}, 30);
+  EXPECT_EQ(h.code, 0) << h.err;
+  EXPECT_NE(h.out.find("EXAMPLES:"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("--web.listen-address [HOST]:PORT"), std::string::npos) << h.out;
+  EXPECT_EQ(h.out.find("TEXT"), std::string::npos) << h.out;
+}
+
 TEST_F(ExporterTest, UnreadableStatsDirectoryIsUpZeroNotAFailedScrape) {
   // A file where the directory should be: it cannot be listed.
   ASSERT_TRUE(WriteFile(dir_ / "not-a-dir", "x"));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <climits>
 #include <cstring>
@@ -252,6 +253,80 @@ TEST_F(StatsDumpTest, DefaultWritesJsonToStdoutAndTextToStderr) {
   EXPECT_EQ(Json::parse(pretty.out)["pid"], demo.pid());
 }
 
+// Issue 12: --text is the text view alone, on stdout (a terminal no longer
+// gets a line of JSON before it); with --interval, a block per snapshot.
+TEST_F(StatsDumpTest, TextIsTheTextViewAloneOnStdout) {
+  Demo demo(dir_.path(), "textonly", {"--duration", "60", "--pause-ms", "0.5"});
+  ASSERT_TRUE(demo.ready()) << demo.Errors();
+  const std::string pid = std::to_string(demo.pid());
+  RunResult r = StatsDump(dir_.path(), {"-p", pid, "--text"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(r.out.find("tslab pid " + pid), 0u) << r.out;
+  EXPECT_NE(r.out.find("class  size"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('{'), std::string::npos) << "no JSON\n" << r.out;
+  RunResult two = StatsDump(dir_.path(), {"-p", pid, "--text", "--interval", "0.05", "--count", "2"});
+  ASSERT_EQ(two.code, 0) << two.err;
+  size_t blocks = 0;
+  for (size_t at = two.out.find("tslab pid " + pid); at != std::string::npos;
+       at = two.out.find("tslab pid " + pid, at + 1)) {
+    ++blocks;
+  }
+  EXPECT_EQ(blocks, 2u) << two.out;
+  // Each block of a stream starts with its time (issue 12).
+  size_t timed = 0;
+  std::istringstream lines(two.out);
+  for (std::string l; std::getline(lines, l);) {
+    const bool hhmmss = l.size() > 10 && l[2] == ':' && l[5] == ':' &&
+                        std::isdigit(static_cast<unsigned char>(l[0])) &&
+                        std::isdigit(static_cast<unsigned char>(l[7]));
+    if (hhmmss && l.compare(8, 12, "  tslab pid ") == 0) ++timed;
+  }
+  EXPECT_EQ(timed, 2u) << two.out;
+  for (std::vector<std::string> args : {std::vector<std::string>{"--text", "--json"},
+                                        {"--text", "--doctor"}, {"--text", "--list"},
+                                        {"--text", "--format", "prometheus"}}) {
+    RunResult bad = StatsDump(dir_.path(), args);
+    EXPECT_EQ(bad.code, 3) << args[1];
+    EXPECT_EQ(CountLines(bad.err), 1u) << bad.err;
+  }
+}
+
+// Issue 12: the help shows no CLI11 type noise, bounds it keeps, examples;
+// a word where a number goes is "not a number", not "not in range".
+TEST_F(StatsDumpTest, HelpVersionAndNumberMessages) {
+  RunResult help = StatsDump(dir_.path(), {"--help"});
+  ASSERT_EQ(help.code, 0);
+  EXPECT_EQ(help.out.find("INT"), std::string::npos) << help.out;
+  EXPECT_EQ(help.out.find("FLOAT"), std::string::npos) << help.out;
+  EXPECT_EQ(help.out.find("TEXT"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("-p,--pid PID"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--count N "), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("at least 1"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("EXAMPLES:"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("stats_dump --text"), std::string::npos) << help.out;
+  RunResult v = StatsDump(dir_.path(), {"--version"});
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out.rfind("stats_dump (tslab) ", 0), 0u) << v.out;
+  EXPECT_EQ(CountLines(v.out), 1u);
+  struct Case {
+    std::vector<std::string> args;
+    const char* says;
+  };
+  for (const Case& c : {Case{{"-p", "abc"}, "--pid: not a number: 'abc'"},
+                        Case{{"-p", "0"}, "--pid: must be from 1 to"},
+                        Case{{"--count", "0"}, "--count: must be from 1 to"},
+                        Case{{"--count", "x"}, "--count: not a number: 'x'"},
+                        Case{{"--interval", "nan"}, "--interval: not a number of seconds"},
+                        Case{{"--interval", "-1"}, "--interval: must be from 0 to 86400"}}) {
+    RunResult r = StatsDump(dir_.path(), c.args);
+    EXPECT_EQ(r.code, 3) << c.args[0] << " " << c.args[1];
+    EXPECT_EQ(CountLines(r.err), 1u) << r.err;
+    EXPECT_NE(r.err.find(c.says), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(see --help)"), std::string::npos) << r.err;
+  }
+}
+
 TEST_F(StatsDumpTest, StreamIsOneDocumentPerLineWithIncreasingTimestampsAndRates) {
   Demo demo(dir_.path(), "stream", {"--duration", "60", "--pause-ms", "0.5"});
   ASSERT_TRUE(demo.ready()) << demo.Errors();
@@ -355,6 +430,12 @@ TEST_F(StatsDumpTest, TextViewsShowControlBytesEscapedAndWholeCharacters) {
   ASSERT_EQ(list.code, 0) << list.err;
   expect_safe(list.out, "--list");
   EXPECT_NE(list.out.find("..."), std::string::npos) << "not cut: " << list.out;
+  // --wide (issue 12): the whole command line, as escaped.
+  RunResult wide = StatsDump(dir_.path(), {"--list", "--wide"});
+  ASSERT_EQ(wide.code, 0) << wide.err;
+  expect_safe(wide.out, "--list --wide");
+  EXPECT_NE(wide.out.find("--pause-ms 1"), std::string::npos) << wide.out;
+  EXPECT_EQ(StatsDump(dir_.path(), {"--wide"}).code, 3);
   RunResult doctor =
       StatsDump(dir_.path(), {"--doctor", "-p", pid, "--window", "0.2"});
   EXPECT_LE(doctor.code, 2) << doctor.err;

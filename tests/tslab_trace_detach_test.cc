@@ -274,7 +274,7 @@ TEST(TraceContainer, ThroughProcRoot) {
       "mkdir -p \"$R/usr\" \"$R/app/lib\" \"$R/proc\" \"$R/old\" \"$R/stats\"; "
       "mount --rbind /usr \"$R/usr\"; "
       "for d in lib lib64 bin; do [ -e /$d ] && ln -s usr/$d \"$R/$d\"; done; "
-      "cp \"$DYN\" \"$R/app/tslab-demo\"; cp \"$LIB\" \"$R/app/lib/\"; "
+      "cp \"$DYN\" \"$R/app/tslab-demo\"; cp \"$LIB\" \"$R/app/lib/$SONAME\"; "
       "cd \"$R\"; pivot_root . old; mount -t proc proc /proc; umount -l /old; "
       "export LD_LIBRARY_PATH=/app/lib TSLAB_STATS_DIR=/stats; "
       "exec /app/tslab-demo \"$@\"";
@@ -292,14 +292,14 @@ TEST(TraceContainer, ThroughProcRoot) {
          "--threads", "1", "--linger", "300"},
         &d, &err,
         {"DYN=" + b + "/bin/tests/tslab-demo-dyn",
-         "LIB=" + b + "/lib/libtslab.so"});
+         "LIB=" + b + "/lib/libtslab.so", "SONAME=" TSLAB_SONAME});
     if (!started) GTEST_SKIP() << "cannot make a container here: " << err;
     const pid_t pid = d.proc.pid();  // unshare and sh exec'd the demo
     std::vector<tslab::trace::MapsEntry> maps;
     ASSERT_TRUE(tslab::trace::ReadProcMaps(pid, &maps, &err)) << err;
     bool container_path = false, host_path = false;
     for (const auto& m : maps) {
-      container_path |= m.path == "/app/lib/libtslab.so";
+      container_path |= m.path == "/app/lib/" TSLAB_SONAME;
       host_path |= m.path.find(tmp.path()) != std::string::npos;
     }
     ASSERT_TRUE(container_path && !host_path)

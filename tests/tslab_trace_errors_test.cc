@@ -10,7 +10,10 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -110,6 +113,24 @@ TEST_F(TraceErrors, Usage) {
   // An empty --probe meant every probe (issue 9, finding 13).
   ExpectOneLine(RunTool({Tracer(), "-p", pid_, "--probe", ""}), 2,
                 "--probe: no probe named");
+  // A word for a pid is "not a number" (issue 12).
+  ExpectOneLine(RunTool({Tracer(), "-p", "abc"}), 2, "--pid: not a number: 'abc'");
+}
+
+// Issue 12: --version; --help with examples and without CLI11's type noise.
+TEST_F(TraceErrors, VersionAndHelp) {
+  Result v = RunTool({Tracer(), "--version"});
+  EXPECT_EQ(v.code, 0) << v.err;
+  EXPECT_EQ(v.out.rfind("tslab-trace (tslab) ", 0), 0u) << v.out;
+  EXPECT_EQ(v.out.find('\n'), v.out.size() - 1) << v.out;
+  Result h = RunTool({Tracer(), "--help"});
+  EXPECT_EQ(h.code, 0) << h.err;
+  EXPECT_NE(h.out.find("EXAMPLES:"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("tslab-trace -p 4242"), std::string::npos) << h.out;
+  EXPECT_NE(h.out.find("-p,--pid PID"), std::string::npos) << h.out;
+  for (const char* noise : {"INT", "FLOAT", "TEXT"}) {
+    EXPECT_EQ(h.out.find(noise), std::string::npos) << noise << " in:\n" << h.out;
+  }
 }
 
 TEST_F(TraceErrors, NotPrivileged) {
@@ -201,6 +222,29 @@ TEST_F(TraceErrors, ControlRunSucceeds) {
   Result r = RunTool({Tracer(), "-p", pid_, "--probe", "slow_path", "0.2", "1"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("slow_path"), std::string::npos);
+}
+
+// Issue 12: a process that has exited (a zombie: its parent has not reaped
+// it yet) was "no tslab probes" (exit 6); it is "exited" (exit 5).
+TEST(TraceTarget, AZombieIsExitedNotWithoutProbes) {
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) _exit(0);
+  const std::string stat = "/proc/" + std::to_string(child) + "/stat";
+  bool zombie = false;
+  for (int i = 0; i < 500 && !zombie; ++i) {  // bounded: 5 s
+    std::ifstream in(stat);
+    std::string line;
+    std::getline(in, line);
+    const size_t paren = line.rfind(')');
+    zombie = paren != std::string::npos && line.compare(paren + 2, 1, "Z") == 0;
+    if (!zombie) usleep(10000);
+  }
+  ASSERT_TRUE(zombie);
+  ExpectOneLine(RunTool({Tracer(), "-p", std::to_string(child)}), 5, "exited");
+  ExpectOneLine(RunTool({Tracer(), "--list", "-p", std::to_string(child)}), 5, "exited");
+  int status = 0;
+  EXPECT_EQ(waitpid(child, &status, 0), child);
 }
 
 }  // namespace

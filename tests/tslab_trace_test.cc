@@ -19,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -26,6 +27,7 @@
 
 #include "tests/trace_test_util.h"
 #include "tools/tslab-trace/probes.h"
+#include "tools/tslab-trace/report.h"
 #include "tslab/tslab.h"
 
 namespace {
@@ -95,7 +97,8 @@ bool PrepareDemo(bool shared, const TempDir& tmp, DemoFiles* f) {
   }
   mkdir((tmp.path() + "/lib").c_str(), 0755);
   f->exe = tmp.path() + "/tslab-demo-dyn";
-  f->probes_file = tmp.path() + "/lib/libtslab.so";
+  // The name the program asks for: the soname (mk/lib.mk).
+  f->probes_file = tmp.path() + "/lib/" TSLAB_SONAME;
   f->env.push_back("LD_LIBRARY_PATH=" + tmp.path() + "/lib");
   return CopyFile(b + "/bin/tests/tslab-demo-dyn", f->exe) &&
          CopyFile(b + "/lib/libtslab.so", f->probes_file);
@@ -428,9 +431,38 @@ TEST_F(TraceOutput, ListShowsEveryProbe) {
   for (const auto& p : ExpectedProbes()) {
     const std::string want = std::string("tslab:") + p.name + " ";
     EXPECT_NE(out.find(want), std::string::npos) << want << "\n" << out;
-    EXPECT_NE(out.find(std::to_string(p.args.size()) + " args"),
-              std::string::npos);
+    // "1 arg", "4 args", and the arguments' names (issue 12): the line
+    // shows the probe's list as declared, e.g. "(u32 cls, u32 epoch, ...)".
+    const std::string count = std::to_string(p.args.size()) +
+                              (p.args.size() == 1 ? " arg (" : " args (");
+    std::string padded = p.name;  // printed as %-20s
+    if (padded.size() < 20) padded.resize(20, ' ');
+    EXPECT_NE(out.find("tslab:" + padded + " " + count), std::string::npos)
+        << count << "\n" << out;
   }
+  EXPECT_NE(out.find("(u32 cls, u32 epoch, s32 reason, u64 dur_ns)"), std::string::npos) << out;
+  EXPECT_NE(out.find(" 1 arg (s32 kind)"), std::string::npos) << out;
+}
+
+// Issue 12: -m printed "avg 0 ms" for events of a few microseconds; the
+// average keeps two significant digits. And stdout's first line is the
+// first interval's header, not an empty line.
+TEST_F(TraceOutput, TextMillisecondsKeepTwoDigitsAndNoLeadingBlankLine) {
+  int code = -1;
+  std::string out = RunTracer({"-m", "--probe", "slow_path", "0.3", "1"}, &code);
+  EXPECT_EQ(code, 0);
+  ASSERT_FALSE(out.empty());
+  EXPECT_NE(out[0], '\n') << out;
+  EXPECT_NE(out.find("interval 1,"), std::string::npos) << out;
+  EXPECT_EQ(out.find("avg 0 ms"), std::string::npos) << out;
+  // "avg 0.0012 ms": a positive number below 1 with its digits.
+  const size_t avg = out.find("avg 0.");
+  ASSERT_NE(avg, std::string::npos) << out;
+  char* end = nullptr;
+  const double v = std::strtod(out.c_str() + avg + 4, &end);
+  EXPECT_GT(v, 0.0) << out;
+  EXPECT_LT(v, 1.0) << out;
+  EXPECT_EQ(std::string(end, 3), " ms") << out;
 }
 
 // A path (or note string) that is not UTF-8 used to abort --json with
@@ -491,6 +523,19 @@ TEST_F(TraceOutput, VerboseShowsTheLibbpfLog) {
 }
 
 // tslab-trace's copy of the class sizes matches the library's.
+// The averages' format (issue 12): two significant digits in the unit.
+TEST(TraceTables, AveragesKeepTwoSignificantDigits) {
+  using tslab::trace::TwoDigits;
+  EXPECT_EQ(TwoDigits(0.0134), "0.013");
+  EXPECT_EQ(TwoDigits(1.34), "1.3");
+  EXPECT_EQ(TwoDigits(13.4), "13");
+  EXPECT_EQ(TwoDigits(1340.0), "1340");
+  EXPECT_EQ(TwoDigits(0), "0");
+  EXPECT_EQ(tslab::trace::NsPerUnit("ms"), 1e6);
+  EXPECT_EQ(tslab::trace::NsPerUnit("us"), 1e3);
+  EXPECT_EQ(tslab::trace::NsPerUnit("ns"), 1.0);
+}
+
 TEST(TraceTables, ClassSizesMatchTheLibrary) {
   ASSERT_EQ(tslab_class_count(), static_cast<uint32_t>(TT_NSUB));
   for (uint32_t c = 0; c < tslab_class_count(); ++c) {

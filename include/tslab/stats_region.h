@@ -42,6 +42,10 @@
 extern "C" {
 #endif
 
+/* libtslab is built with -fvisibility=hidden: only what is declared between
+ * these pragmas is in the shared library's dynamic symbol table. */
+#pragma GCC visibility push(default)
+
 #define TSLAB_REGION_MAGIC 0x314741545342534cULL /* "LSBSTAG1" */
 #define TSLAB_REGION_LAYOUT_VERSION 1u
 #define TSLAB_REGION_SHARDS 64
@@ -278,6 +282,8 @@ int tslab_region_snapshot(const void* region, size_t size,
 
 /* Bytes a region of the current layout takes. */
 size_t tslab_region_size(void);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -61,6 +61,10 @@
 extern "C" {
 #endif
 
+/* libtslab is built with -fvisibility=hidden: only what is declared between
+ * these pragmas is in the shared library's dynamic symbol table. */
+#pragma GCC visibility push(default)
+
 typedef struct tslab_allocator tslab_allocator;
 typedef uint32_t tslab_epoch_id;
 typedef uint64_t tslab_handle; /* 0 is never a valid handle */
@@ -222,6 +226,8 @@ tslab_status tslab_snapshot(tslab_allocator* a, TslabSnapshot* out);
 /* The stats region: its file path ("" when anonymous) and base address. */
 const char* tslab_region_path(tslab_allocator* a);
 const void* tslab_region_base(tslab_allocator* a);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 } /* extern "C" */

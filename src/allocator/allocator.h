@@ -76,6 +76,9 @@ void LockPurgeForFork();
 void UnlockPurgeForFork(bool in_child);
 void RegisterForFork(Allocator* a);     // fork.cc
 void UnregisterFromFork(Allocator* a);
+// Calls fn on every live allocator, under the fork registry's lock (fn must
+// not create or destroy one): show_stats at exit.
+void ForEachLiveAllocator(void (*fn)(Allocator* a, void* ctx), void* ctx);
 
 struct alignas(64) EpochSlot {
   std::atomic<uint32_t> state{TSLAB_EPOCH_IDLE};

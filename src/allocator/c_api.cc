@@ -9,6 +9,8 @@
 #include <new>
 
 #include "src/allocator/allocator.h"
+#include "src/allocator/env_options.h"
+#include "src/allocator/show_stats.h"
 #include "src/allocator/size_class.h"
 #include "tslab/tslab.h"
 
@@ -79,6 +81,10 @@ tslab_allocator* tslab_create(const tslab_options* opts) {
     std::memcpy(&o, opts, opts->struct_size);
     o.struct_size = sizeof(tslab_options);
   }
+  // $TSLAB_OPTIONS (read at the first call) wins over opts: the operator's
+  // word, as MALLOC_CONF's (env_options.h).
+  tslab::internal::ApplyEnvOptions(&o);
+  tslab::internal::InstallShowStatsAtExit();
   tslab_status err = TSLAB_OK;
   Allocator* impl = Allocator::Create(o, &err);
   if (impl == nullptr) {
@@ -95,6 +101,7 @@ tslab_allocator* tslab_create(const tslab_options* opts) {
 
 void tslab_destroy(tslab_allocator* a) {
   if (a == nullptr) return;
+  tslab::internal::ShowStatsIfAsked(a->impl, "destroyed");
   delete a->impl;
   delete a;
 }

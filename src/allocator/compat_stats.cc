@@ -178,7 +178,12 @@ uint32_t slab_detect_epoch_leaks(SlabAllocator* alloc, uint32_t threshold_sec,
     tslab::internal::SetLastError(TSLAB_E_INVALID_ARG);
     return 0;
   }
-  std::vector<EpochLeakCandidate> found;
+  // At most one candidate per epoch and class: a fixed array, sorted by
+  // insertion (stable). No std container or algorithm over the public
+  // struct: their instantiations would be exported from
+  // libtslab_compat.so (tests/symbols_test.cc).
+  EpochLeakCandidate found[TSLAB_NUM_EPOCHS * TSLAB_NUM_CLASSES];
+  uint32_t found_count = 0;
   for (uint32_t e = 0; e < TSLAB_NUM_EPOCHS; ++e) {
     const TslabEpochStats& es = snap.epochs[e];
     const uint64_t age_sec = es.age_ns / 1000000000ull;
@@ -197,15 +202,17 @@ uint32_t slab_detect_epoch_leaks(SlabAllocator* alloc, uint32_t threshold_sec,
       x.alloc_count = live;
       const uint64_t per = k.objects_per_slab != 0 ? k.objects_per_slab : 1;
       x.estimated_rss_bytes = (live + per - 1) / per * snap.page_size;
-      found.push_back(x);
+      found[found_count++] = x;
     }
   }
-  std::stable_sort(found.begin(), found.end(),
-                   [](const EpochLeakCandidate& a, const EpochLeakCandidate& b) {
-                     return a.alloc_count * a.object_size >
-                            b.alloc_count * b.object_size;
-                   });
-  out->candidate_count = static_cast<uint32_t>(found.size());
+  auto weight = [](const EpochLeakCandidate& c) { return c.alloc_count * c.object_size; };
+  for (uint32_t i = 1; i < found_count; ++i) {  // descending weight, stable
+    const EpochLeakCandidate x = found[i];
+    uint32_t j = i;
+    for (; j > 0 && weight(found[j - 1]) < weight(x); --j) found[j] = found[j - 1];
+    found[j] = x;
+  }
+  out->candidate_count = found_count;
   out->top_count = std::min(out->candidate_count, max_top);
   if (out->top_count > 0) {
     out->candidates = static_cast<EpochLeakCandidate*>(
@@ -213,7 +220,7 @@ uint32_t slab_detect_epoch_leaks(SlabAllocator* alloc, uint32_t threshold_sec,
     if (out->candidates == nullptr) {
       out->top_count = 0;
     } else {
-      std::memcpy(out->candidates, found.data(),
+      std::memcpy(out->candidates, found,
                   out->top_count * sizeof(EpochLeakCandidate));
     }
   }

@@ -63,13 +63,19 @@ struct ForkRegistry {
   static void Child() { Release(true); }
 
   static void Register(Allocator* a) {
-    static std::once_flag once;
-    std::call_once(once, [] { pthread_atfork(Prepare, Parent, Child); });
+    // A function-local static, not std::call_once: call_once's helper
+    // would be exported from libtslab.so (tests/symbols_test.cc).
+    static const int installed = pthread_atfork(Prepare, Parent, Child);
+    (void)installed;
     std::lock_guard<std::mutex> lock(Mu());
     a->fork_prev_ = nullptr;
     a->fork_next_ = Head();
     if (Head() != nullptr) Head()->fork_prev_ = a;
     Head() = a;
+  }
+  static void ForEach(void (*fn)(Allocator* a, void* ctx), void* ctx) {
+    std::lock_guard<std::mutex> lock(Mu());
+    for (Allocator* a = Head(); a != nullptr; a = a->fork_next_) fn(a, ctx);
   }
   static void Unregister(Allocator* a) {
     std::lock_guard<std::mutex> lock(Mu());
@@ -110,6 +116,11 @@ void Allocator::ForkRelease() {
 }
 
 void RegisterForFork(Allocator* a) { ForkRegistry::Register(a); }
+
+// The fork registry holds every live allocator: show_stats walks it at exit.
+void ForEachLiveAllocator(void (*fn)(Allocator* a, void* ctx), void* ctx) {
+  ForkRegistry::ForEach(fn, ctx);
+}
 void UnregisterFromFork(Allocator* a) { ForkRegistry::Unregister(a); }
 
 }  // namespace tslab::internal

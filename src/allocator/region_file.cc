@@ -5,7 +5,9 @@
 // secure_getenv, so a setuid program ignores it), else /dev/shm/tslab.
 // TSLAB_STATS_DIR=off (whatever the options say), a directory "off" or
 // TSLAB_REGION_OFF mean anonymous memory. Any failure below also means
-// anonymous memory: tslab_create never fails because of the file.
+// anonymous memory: tslab_create never fails because of the file; with
+// TSLAB_OPTIONS=verbose=1 (env_options.h) the failure is one line on stderr
+// ("stats file could not be created in DIR: REASON; ...").
 //
 // File: <dir>/tslab-<pid>-<allocator id>-<nonce>.stats, where the nonce is
 // 64 random bits. Nobody can predict the name, so nobody can squat it
@@ -55,6 +57,7 @@
 #include <atomic>
 #include <mutex>
 
+#include "src/allocator/env_options.h"
 #include "src/allocator/region.h"
 
 namespace tslab::internal {
@@ -134,12 +137,15 @@ struct RegionFileRegistry {
   }
 
   static void InstallHandlersOnce() {
-    static std::once_flag once;
-    std::call_once(once, [] {
+    // A function-local static, not std::call_once: call_once's helper
+    // would be exported from libtslab.so (tests/symbols_test.cc).
+    static const bool installed = [] {
       OwnerPid() = getpid();
       std::atexit(OnExit);
       pthread_atfork(Prepare, Parent, Child);
-    });
+      return true;
+    }();
+    (void)installed;
   }
 };
 
@@ -147,8 +153,22 @@ namespace {
 
 constexpr const char* kDefaultDir = "/dev/shm/tslab";
 
+// verbose=1: says why this process's counters are invisible to stats_dump.
+void ReportFallback(const char* dir, const char* reason) {
+  if (!EnvOptions().verbose) return;
+  std::fprintf(stderr,
+               "tslab: stats file could not be created in %s: %s; using anonymous memory "
+               "(stats_dump cannot see this process)\n",
+               dir, reason);
+}
+
+constexpr const char* kUnsafeDir =
+    "not a safe directory (it must be a real directory owned by this user or root, "
+    "and sticky if others may write to it)";
+
 // Opens dir for use as the stats directory (creating it if missing), or
-// returns -1 if it is missing and cannot be made, or unsafe.
+// returns -1 if it is missing and cannot be made (errno set), or unsafe
+// (errno 0).
 int OpenStatsDir(const char* dir, bool is_default) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   // Only root makes the default directory (shared): made by another user it
@@ -171,6 +191,7 @@ int OpenStatsDir(const char* dir, bool is_default) {
       ((st.st_mode & (S_IWGRP | S_IWOTH)) == 0 || (st.st_mode & S_ISVTX));
   if (!safe) {
     close(fd);
+    errno = 0;
     return -1;
   }
   return fd;
@@ -218,7 +239,10 @@ void* StatsRegion::MapFile(const RegionParams& params, size_t size) {
     dir = own;
     dfd = OpenStatsDir(dir, false);
   }
-  if (dfd < 0) return nullptr;
+  if (dfd < 0) {
+    ReportFallback(dir, errno == 0 ? kUnsafeDir : std::strerror(errno));
+    return nullptr;
+  }
 
   const int pid = static_cast<int>(getpid());
   char name[96];
@@ -232,18 +256,25 @@ void* StatsRegion::MapFile(const RegionParams& params, size_t size) {
     if (fd < 0 && errno != EEXIST) break;
   }
   if (fd < 0) {
+    ReportFallback(dir, std::strerror(errno));
     close(dfd);
     return nullptr;
   }
   std::string full = std::string(dir) + "/" + name;
   void* base = MAP_FAILED;
-  if (fchmod(fd, 0600) == 0 && ftruncate(fd, static_cast<off_t>(size)) == 0 &&
-      posix_fallocate(fd, 0, static_cast<off_t>(size)) == 0) {
+  int err = 0;
+  if (fchmod(fd, 0600) != 0 || ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    err = errno;
+  } else if (int rc = posix_fallocate(fd, 0, static_cast<off_t>(size)); rc != 0) {
+    err = rc;  // posix_fallocate returns its error, errno untouched
+  } else {
     base = mmap(nullptr, size, PROT_READ | PROT_WRITE,
                 MAP_SHARED | MAP_POPULATE, fd, 0);
+    if (base == MAP_FAILED) err = errno;
   }
   close(fd);
   if (base == MAP_FAILED) {
+    ReportFallback(dir, std::strerror(err));
     unlinkat(dfd, name, 0);
     close(dfd);
     return nullptr;

@@ -350,8 +350,10 @@ Status LoadDefaultDoctorConfig(DoctorConfig* out) {
   }
   const std::string exe = ExeDir();
   if (!exe.empty()) {
-    candidates.push_back(exe + "/../../configs/doctor.yaml");
+    // Installed (PREFIX/bin/../share/tslab, make install), then the
+    // source tree's (build/bin/../../configs).
     candidates.push_back(exe + "/../share/tslab/doctor.yaml");
+    candidates.push_back(exe + "/../../configs/doctor.yaml");
   }
   for (const std::string& c : candidates) {
     if (access(c.c_str(), R_OK) == 0) {

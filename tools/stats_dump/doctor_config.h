@@ -53,8 +53,8 @@ DoctorConfig DefaultDoctorConfig();
 // Loads path over the defaults. kConfig with "PATH:LINE: key: problem".
 Status LoadDoctorConfig(const std::string& path, DoctorConfig* out);
 // The config a doctor run uses when --config is not given: the first of
-// $TSLAB_DOCTOR_CONFIG, <exe>/../../configs/doctor.yaml (a build tree),
-// <exe>/../share/tslab/doctor.yaml (an install) that exists, else the
+// $TSLAB_DOCTOR_CONFIG, <exe>/../share/tslab/doctor.yaml (an install),
+// <exe>/../../configs/doctor.yaml (a build tree) that exists, else the
 // built-in defaults.
 Status LoadDefaultDoctorConfig(DoctorConfig* out);
 // The effective thresholds, for --show-config.

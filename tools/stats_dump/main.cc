@@ -26,14 +26,17 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 
+#include "tools/common/cli_checks.h"
 #include "tools/common/json_text.h"
 #include "tools/common/terminal_text.h"
+#include "tools/common/version.h"
 #include "tools/stats_dump/doctor.h"
 #include "tools/stats_dump/doctor_config.h"
 #include "tools/stats_dump/doctor_trace.h"
@@ -52,6 +55,8 @@ struct Options {
   std::string allocator;
   std::string dir_flag;
   bool json_only = false;
+  bool text_only = false;  // --text: the text view alone, on stdout
+  bool wide = false;       // --list --wide: whole command lines
   bool pretty = false;
   double interval = -1;  // < 0: not given
   long count = -1;       // < 0: not given
@@ -162,7 +167,17 @@ Status OpenFromOptions(const Options& o, Target* t) {
   return s;
 }
 
-// Default mode and --interval/--count: JSON on stdout, text on stderr.
+// "HH:MM:SS" (local time) of a realtime timestamp.
+std::string ClockTime(uint64_t realtime_ns) {
+  const time_t secs = static_cast<time_t>(realtime_ns / 1000000000ull);
+  struct tm tm;
+  char buf[32] = "";
+  if (localtime_r(&secs, &tm) != nullptr) std::strftime(buf, sizeof(buf), "%H:%M:%S", &tm);
+  return buf;
+}
+
+// Default mode and --interval/--count: JSON on stdout, text on stderr
+// (--text: the text alone, on stdout).
 Status RunSnapshots(const Options& o) {
   Target t;
   Status s = OpenFromOptions(o, &t);
@@ -195,11 +210,19 @@ Status RunSnapshots(const Options& o) {
       }
       json += Dump(SnapshotJson(cur[i], t.regions[i]->identity()), o.pretty);
       if (!o.json_only) {
+        // A stream's blocks carry their time, as vmstat -t's lines do.
+        if (stream) text += ClockTime(cur[i].timestamp_ns) + "  ";
         text += TextView(cur[i], prev.empty() ? nullptr : &prev[i],
                          t.regions[i]->identity(), command);
       }
     }
     bool closed = false;
+    if (o.text_only) {  // the text view alone, on stdout
+      s = WriteOut(text + (stream ? "\n" : ""), &closed);
+      if (!s.ok() || closed) return s;
+      prev = std::move(cur);
+      continue;
+    }
     s = WriteOut(json, &closed);
     if (!s.ok() || closed) return s;
     if (!text.empty()) WriteErr(text + (stream ? "\n" : ""));
@@ -322,7 +345,7 @@ Status RunList(const Options& o) {
     const std::string name = l.note.empty() ? l.name : "(" + l.note + ")";
     std::snprintf(line, sizeof(line), "%-8d %-6s %-20s %9.1fs  %s\n", l.pid,
                   id.c_str(), tools::TerminalSafe(name).c_str(), l.uptime_s,
-                  tools::TerminalSafe(l.short_command).c_str());
+                  tools::TerminalSafe(o.wide ? l.command : l.short_command).c_str());
     out += line;
   }
   return WriteOut(out);
@@ -411,6 +434,12 @@ Status CheckModes(const Options& o) {
                          "--format " + o.format + " is one snapshot of every process: no "
                          "--list, --gc, --show-config, --doctor, --interval or --count");
   }
+  if (o.text_only && (o.json_only || o.pretty || modes > 0 || expo)) {
+    return Status::Error(Exit::kUsage,
+                         "--text is the snapshot's text view: no --json, --pretty, --list, "
+                         "--gc, --show-config, --doctor or --format");
+  }
+  if (o.wide && !o.list) return Status::Error(Exit::kUsage, "--wide needs --list");
   if (!expo && !o.output.empty()) {
     return Status::Error(Exit::kUsage, "--output needs --format openmetrics or prometheus");
   }
@@ -437,7 +466,6 @@ Status CheckModes(const Options& o) {
   if (!o.doctor && !expo && !o.show_config && !o.config.empty()) {
     return Status::Error(Exit::kUsage, "--config needs --doctor, --format or --show-config");
   }
-  if (o.count == 0) return Status::Error(Exit::kUsage, "--count must be at least 1");
   // CLI11's range check lets NaN through (every comparison with it is
   // false), and a NaN interval or window then read as "not given".
   if (std::isnan(o.interval)) {
@@ -455,37 +483,65 @@ int Main(int argc, char** argv) {
       "stats_dump: snapshot a running tslab process from outside "
       "(docs/stats_dump.md)"};
   app.add_option("-p,--pid", o.pid, "target process (default: the only live one)")
-      ->check(CLI::Range(1, 1 << 30));
+      ->type_name("PID")
+      ->check(tools::WholeNumber(1, 1 << 30));
   app.add_option("--allocator", o.allocator,
-                 "only the allocator with this name or id (default: all)");
+                 "only the allocator with this name or id (default: all)")
+      ->type_name("NAME|ID");
   app.add_option("--dir", o.dir_flag,
-                 "stats directory (default: $TSLAB_STATS_DIR, else /dev/shm/tslab)");
+                 "stats directory (default: $TSLAB_STATS_DIR, else /dev/shm/tslab)")
+      ->type_name("DIR");
   app.add_flag("--json", o.json_only, "JSON only on stdout (no text on stderr)");
   app.add_flag("--no-text", o.json_only, "same as --json");
   app.add_flag("--pretty", o.pretty, "indent JSON documents");
-  app.add_option("--interval", o.interval, "seconds between snapshots (a stream)")
-      ->check(CLI::Range(0.0, 86400.0));
-  app.add_option("--count", o.count, "number of snapshots (default: until stopped)")
-      ->check(CLI::Range(0L, 1L << 40));
+  app.add_flag("--text", o.text_only, "the text view alone, on stdout (no JSON)");
+  app.add_option("--interval", o.interval, "seconds between snapshots, 0 to 86400 (a stream)")
+      ->type_name("SECONDS")
+      ->check(tools::Seconds(0.0, 86400.0));
+  app.add_option("--count", o.count, "number of snapshots, at least 1 (default: until stopped)")
+      ->type_name("N")
+      ->check(tools::WholeNumber(1, 1LL << 40));
   app.add_flag("--doctor", o.doctor, "diagnose: findings, exit 0 ok / 1 warning / 2 critical");
-  app.add_option("--window", o.window, "--doctor: seconds between first and last sample")
-      ->check(CLI::Range(0.0, 3600.0));
-  app.add_option("--config", o.config, "--doctor thresholds (YAML, default configs/doctor.yaml)");
+  app.add_option("--window", o.window,
+                 "--doctor: seconds between first and last sample, 0 to 3600")
+      ->type_name("SECONDS")
+      ->check(tools::Seconds(0.0, 3600.0));
+  app.add_option("--config", o.config, "--doctor thresholds (YAML, default configs/doctor.yaml)")
+      ->type_name("FILE");
   app.add_flag("--trace", o.trace,
                "--doctor: also trace the window with BPF (root): latency percentiles, "
                "call sites, counters reconciled");
-  app.add_option("--stacks", o.stacks, "--trace: call sites shown per probe (default 3)")
-      ->check(CLI::Range(1, 100));
+  app.add_option("--stacks", o.stacks, "--trace: call sites shown per probe, 1 to 100 (default 3)")
+      ->type_name("N")
+      ->check(tools::WholeNumber(1, 100));
   app.add_flag("-v,--verbose", o.verbose, "--doctor: also list the checks judged");
   app.add_flag("--list", o.list, "list live tslab processes and their allocators");
   app.add_flag("--gc", o.gc, "remove region files of dead processes");
+  app.add_flag("--wide", o.wide, "--list: whole command lines (default: cut at 48 characters)");
   app.add_flag("--show-config", o.show_config, "print the doctor's thresholds as JSON");
   app.add_option("--format", o.format,
                  "json (default), or openmetrics / prometheus: every live process once, "
                  "as tslab-exporter serves it")
-      ->check(CLI::IsMember({"json", "openmetrics", "prometheus"}));
+      ->type_name("FORMAT")
+      ->check(CLI::IsMember({"json", "openmetrics", "prometheus"}).description(""));
   app.add_option("--output", o.output,
-                 "--format openmetrics|prometheus: write to FILE atomically (temp + rename)");
+                 "--format openmetrics|prometheus: write to FILE atomically (temp + rename)")
+      ->type_name("FILE");
+  bool version = false;
+  app.add_flag("--version", version, "print the version and exit");
+  app.footer(
+      "EXAMPLES:\n"
+      "  stats_dump --text                  the text view of the only tslab process\n"
+      "  stats_dump -p 4242 --json --pretty one indented JSON snapshot of process 4242\n"
+      "  stats_dump -p 4242 --interval 1 --count 10 2>/dev/null\n"
+      "                                     ten JSON lines, one a second\n"
+      "  stats_dump --doctor -p 4242 --window 10\n"
+      "                                     diagnose over 10 s: exit 0 ok, 1 warning, 2 critical\n"
+      "  stats_dump --list                  which processes use tslab\n"
+      "  stats_dump --format openmetrics --output /var/lib/node_exporter/tslab.prom\n"
+      "                                     every process, for a textfile collector\n"
+      "By default the JSON goes to stdout and the text view to stderr.\n"
+      "Exit codes: docs/stats_dump.md (usage errors: 3; 2 is --doctor's critical).");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -495,6 +551,10 @@ int Main(int argc, char** argv) {
     return static_cast<int>(Exit::kUsage);
   }
   o.stacks_given = app.count("--stacks") > 0;
+  if (version) {
+    const Status vs = WriteOut(tools::VersionLine("stats_dump"));
+    return vs.ok() ? 0 : static_cast<int>(vs.code);
+  }
 
   signal(SIGPIPE, SIG_IGN);  // a closed pipe is EPIPE from fwrite, handled
   struct sigaction sa = {};

@@ -19,6 +19,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "tools/common/version.h"
 #include "tools/stats_dump/doctor_config.h"
 #include "tools/stats_dump/exposition.h"
 #include "tools/stats_dump/region_reader.h"
@@ -26,9 +27,6 @@
 #include "tools/tslab-exporter/log.h"
 #include "tools/tslab-exporter/server.h"
 
-#ifndef TSLAB_VERSION
-#define TSLAB_VERSION "unknown"
-#endif
 
 namespace tslab::exporter {
 namespace {
@@ -112,17 +110,32 @@ int Main(int argc, char** argv) {
   CLI::App app{"tslab-exporter: Prometheus metrics of every tslab process on this host "
                "(docs/exporter.md)"};
   app.add_option("--web.listen-address", f.listen,
-                 "address to listen on, [HOST]:PORT (default :9597, every address)");
-  app.add_option("--web.telemetry-path", f.path, "path of the metrics (default /metrics)");
-  app.add_option("--log.level", f.level, "debug, info, warn or error (default info)");
+                 "address to listen on, [HOST]:PORT (default :9597, every address)")
+      ->type_name("[HOST]:PORT");
+  app.add_option("--web.telemetry-path", f.path, "path of the metrics (default /metrics)")
+      ->type_name("PATH");
+  app.add_option("--log.level", f.level, "debug, info, warn or error (default info)")
+      ->type_name("LEVEL");
   app.add_option("--tslab.stats-dir", f.dir,
-                 "stats directory (default: $TSLAB_STATS_DIR, else /dev/shm/tslab)");
+                 "stats directory (default: $TSLAB_STATS_DIR, else /dev/shm/tslab)")
+      ->type_name("DIR");
   app.add_option("--tslab.doctor-config", f.doctor_config,
-                 "doctor thresholds (YAML; default as stats_dump --doctor)");
+                 "doctor thresholds (YAML; default as stats_dump --doctor)")
+      ->type_name("FILE");
   app.add_flag("--collector.namespaces,!--no-collector.namespaces", f.namespaces,
                "also read processes in other mount namespaces (default on)");
   app.add_flag("--metrics.markdown", f.markdown,
                "print the metric list (docs/exporter.md's table) and exit");
+  bool version = false;
+  app.add_flag("--version", version, "print the version and exit");
+  app.footer(
+      "EXAMPLES:\n"
+      "  tslab-exporter                                    every tslab process on :9597/metrics\n"
+      "  tslab-exporter --web.listen-address 127.0.0.1:9597 --log.level warn\n"
+      "                                                    on the loopback only, quieter\n"
+      "  curl -s localhost:9597/metrics                    what Prometheus scrapes\n"
+      "Exit codes: 0 stopped by SIGTERM/SIGINT, 3 usage, 14 doctor config, 15 cannot listen, "
+      "70 internal.");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -130,6 +143,10 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "tslab-exporter: %s (see --help)\n", e.what());
     return static_cast<int>(Exit::kUsage);
+  }
+  if (version) {
+    std::fputs(tools::VersionLine("tslab-exporter").c_str(), stdout);
+    return std::fflush(stdout) == 0 ? 0 : static_cast<int>(Exit::kIo);
   }
   if (f.markdown) {
     const std::string table = stats_dump::CatalogMarkdown();

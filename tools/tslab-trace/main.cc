@@ -27,7 +27,9 @@
 #include <string>
 #include <vector>
 
+#include "tools/common/cli_checks.h"
 #include "tools/common/json_text.h"
+#include "tools/common/version.h"
 #include "tools/tslab-trace/checks.h"
 #include "tools/tslab-trace/list_json.h"
 #include "tools/tslab-trace/probes.h"
@@ -138,17 +140,20 @@ Status List(const Options& o, const std::vector<TraceTarget>& targets) {
         ++sites;
       }
       if (first == nullptr) continue;
-      std::printf("  %s:%-20s %d args (%s)  %d site%s  semaphore %s\n",
-                  kProvider, pi.name, static_cast<int>(first->args.size()),
-                  ArgTypes(*first).c_str(), sites, sites == 1 ? "" : "s",
-                  first->semaphore != 0 ? "yes" : "no");
+      // The arguments with their names, from the probe table (the note
+      // has only their types), when the note agrees with it.
+      const int nargs = static_cast<int>(first->args.size());
+      const std::string args = nargs == pi.nargs ? std::string(pi.args_text) : ArgTypes(*first);
+      std::printf("  %s:%-20s %d arg%s (%s)  %d site%s  semaphore %s\n",
+                  kProvider, pi.name, nargs, nargs == 1 ? "" : "s", args.c_str(), sites,
+                  sites == 1 ? "" : "s", first->semaphore != 0 ? "yes" : "no");
     }
     // Probes of the provider this tool does not know (a newer libtslab).
     for (const UsdtNote& n : t.notes) {
       if (ProbeIndex(n.name) < 0) {
-        std::printf("  %s:%-20s %d args (%s)  (not traced by this version)\n",
+        std::printf("  %s:%-20s %d arg%s (%s)  (not traced by this version)\n",
                     kProvider, n.name.c_str(), static_cast<int>(n.args.size()),
-                    ArgTypes(n).c_str());
+                    n.args.size() == 1 ? "" : "s", ArgTypes(n).c_str());
       }
     }
   }
@@ -399,14 +404,19 @@ int Main(int argc, char** argv) {
       "Exit codes: 0 ok, 1 failure, 2 usage, 3 not privileged, 4 no kernel "
       "BTF, 5 no such process/file, 6 no tslab probes, 7 no uprobe "
       "semaphore support."};
-  app.add_option("-p,--pid", o.pid, "Trace this process");
+  app.add_option("-p,--pid", o.pid, "Trace this process")
+      ->type_name("PID")
+      ->check(tools::WholeNumber(INT32_MIN, INT32_MAX));  // 0 or less: below
   app.add_option("--binary", o.binary,
                  "Trace every process that runs this binary or maps this "
-                 "library");
+                 "library")
+      ->type_name("PATH");
   app.add_option("interval", o.interval,
-                 "Seconds between outputs (default 1; fractions allowed)");
+                 "Seconds between outputs (default 1; fractions allowed)")
+      ->type_name("SECONDS");
   app.add_option("count", o.count, "Number of outputs (default: until Ctrl-C "
-                                   "or the process exits)");
+                                   "or the process exits)")
+      ->type_name("N");
   auto* us = app.add_flag("-u,--microseconds", o.micro,
                           "Histograms in microseconds");
   auto* ms = app.add_flag("-m,--milliseconds", o.milli,
@@ -416,10 +426,22 @@ int Main(int argc, char** argv) {
                "Split class-carrying probes by size class");
   app.add_option("--probe", o.probes,
                  "Only these probes, comma-separated (e.g. "
-                 "slow_path,madvise)");
+                 "slow_path,madvise)")
+      ->type_name("LIST");
   app.add_flag("--json", o.json, "One JSON document per interval");
   app.add_flag("--list", o.list, "List the tslab probes of the target");
   app.add_flag("-v,--verbose", o.verbose, "Print libbpf's log");
+  bool version = false;
+  app.add_flag("--version", version, "Print the version and exit");
+  app.footer(
+      "EXAMPLES:\n"
+      "  tslab-trace -p 4242              histograms of every probe, each second, until Ctrl-C\n"
+      "  tslab-trace -p 4242 -u 5 3       in microseconds, 3 outputs 5 s apart\n"
+      "  tslab-trace -p 4242 --probe slow_path --per-class\n"
+      "                                   the slow path, split by size class\n"
+      "  tslab-trace --binary /usr/local/lib/libtslab.so.0 --list\n"
+      "                                   the probes a library carries\n"
+      "  tslab-trace -p 4242 --json 1 1   one JSON document");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -427,6 +449,10 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "tslab-trace: %s (see --help)\n", e.what());
     return kExitUsage;
+  }
+  if (version) {
+    std::fputs(tools::VersionLine("tslab-trace").c_str(), stdout);
+    return 0;
   }
   std::string usage;
   if (app.count("--pid") && o.pid <= 0) {

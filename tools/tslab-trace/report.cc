@@ -1,6 +1,7 @@
 // Text (bcc-style histograms) and JSON output of one interval.
 #include "tools/tslab-trace/report.h"
 
+#include <cmath>
 #include <ctime>
 
 #include <nlohmann/json.hpp>
@@ -91,13 +92,36 @@ std::string Extras(int p, const Sums& s, double seconds) {
   return buf;
 }
 
+}  // namespace
+
+double NsPerUnit(const std::string& unit) {
+  return unit == "ms" ? 1e6 : unit == "us" ? 1e3 : 1.0;
+}
+
+std::string TwoDigits(double v) {
+  char buf[64];
+  if (v >= 10 || v == 0) {
+    std::snprintf(buf, sizeof(buf), "%.0f", v);
+  } else {
+    // Decimals enough for two significant digits: 1.3, 0.013.
+    const int decimals = 1 - static_cast<int>(std::floor(std::log10(v)));
+    std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+  }
+  return buf;
+}
+
+namespace {
+
 void PrintSummary(FILE* out, const char* name, int p, const Sums& s,
                   double seconds, const std::string& unit, int indent) {
   std::fprintf(out, "%*s%-*s %10llu events %12.1f/s", indent, "", 20 - indent,
                name, (unsigned long long)s.count, Rate(s.count, seconds));
   if (kProbes[p].hist >= 0 && s.count > 0) {
-    std::fprintf(out, "   avg %llu %s",
-                 (unsigned long long)(s.sum / s.count), unit.c_str());
+    // The sums are in ns (bpf/tslab_trace.h): two significant digits in
+    // the unit, so 13 us events are "avg 0.013 ms", not "avg 0 ms".
+    const double avg = static_cast<double>(s.sum) / static_cast<double>(s.count) /
+                       NsPerUnit(unit);
+    std::fprintf(out, "   avg %s %s", TwoDigits(avg).c_str(), unit.c_str());
   }
   std::fprintf(out, "%s\n", Extras(p, s, seconds).c_str());
 }
@@ -110,8 +134,10 @@ void PrintText(const ReportConfig& cfg, const tt_totals& delta,
   if (localtime_r(&secs, &tm) != nullptr) {
     std::strftime(when, sizeof(when), "%H:%M:%S", &tm);
   }
-  std::fprintf(out, "\n%s  interval %d, %.3f s", when, info.index,
-               info.seconds);
+  // A blank line between intervals, none before the first (stdout's
+  // first line is the first interval's header).
+  std::fprintf(out, "%s%s  interval %d, %.3f s", info.index > 1 ? "\n" : "", when,
+               info.index, info.seconds);
   if (cfg.pid > 0) std::fprintf(out, ", pid %d", static_cast<int>(cfg.pid));
   if (!cfg.binary.empty()) std::fprintf(out, ", %s", cfg.binary.c_str());
   std::fprintf(out, "%s\n", info.final ? " (last)" : "");
@@ -157,12 +183,12 @@ Json HistJson(const uint64_t* hist) {
   return a;
 }
 
-Json SumsJson(int p, const Sums& s, double seconds) {
+Json SumsJson(int p, const Sums& s, double seconds, const std::string& unit) {
   Json j;
   j["count"] = s.count;
   j["rate"] = Rate(s.count, seconds);
   if (kProbes[p].hist >= 0) {
-    j["sum"] = s.sum;
+    j["sum"] = static_cast<uint64_t>(static_cast<double>(s.sum) / NsPerUnit(unit));
     j["hist"] = HistJson(s.hist);
   }
   switch (p) {
@@ -207,7 +233,7 @@ void PrintJson(const ReportConfig& cfg, const tt_totals& delta,
   Json probes = Json::object();
   for (int p : cfg.probes) {
     const ProbeInfo& pi = kProbes[p];
-    Json j = SumsJson(p, SumOf(delta, p), info.seconds);
+    Json j = SumsJson(p, SumOf(delta, p), info.seconds, cfg.unit);
     j["total"] = SumOf(total, p).count;
     if (p == TT_INVALID_FREE) {
       Json kinds;
@@ -219,7 +245,7 @@ void PrintJson(const ReportConfig& cfg, const tt_totals& delta,
       for (int c = 0; c < TT_NSUB; ++c) {
         Sums cs = SumOf(delta, p, c);
         Json cj = {{"class", c}, {"size", kClassSizes[c]}};
-        const Json sj = SumsJson(p, cs, info.seconds);
+        const Json sj = SumsJson(p, cs, info.seconds, cfg.unit);
         for (auto it = sj.begin(); it != sj.end(); ++it) cj[it.key()] = *it;
         cj["total"] = SumOf(total, p, c).count;
         classes.push_back(cj);

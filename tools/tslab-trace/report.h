@@ -46,6 +46,11 @@ void PrintInterval(const ReportConfig& cfg, const tt_totals& delta,
                    const tt_totals& total, const IntervalInfo& info,
                    FILE* out);
 
+// Nanoseconds per unit ("ns", "us", "ms"): the BPF sums are in ns.
+double NsPerUnit(const std::string& unit);
+// v with two significant digits ("13", "1.3", "0.013"); whole above 10.
+std::string TwoDigits(double v);
+
 // bcc-style log2 histogram of buckets[0..n): bucket i covers [2^i, 2^(i+1))
 // (bucket 0 also 0). Prints nothing if every bucket is 0.
 void PrintLog2Hist(FILE* out, const uint64_t* buckets, int n,

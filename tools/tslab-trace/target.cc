@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <set>
+#include <sstream>
 #include <utility>
 
 namespace tslab::trace {
@@ -19,6 +20,29 @@ std::vector<UsdtNote> TslabNotes(std::vector<UsdtNote> all) {
     if (n.provider == kProvider) out.push_back(std::move(n));
   }
   return out;
+}
+
+// Whether pid is exiting or exited (a zombie): /proc/PID/stat's state is
+// Z or X, or its flags carry PF_EXITING. Such a process has no executable
+// and no maps left, which is not "no tslab probes".
+bool Exiting(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return true;  // gone meanwhile
+  const size_t paren = line.rfind(')');  // comm may hold spaces and parens
+  if (paren == std::string::npos) return false;
+  std::istringstream rest(line.substr(paren + 1));
+  std::string state;
+  long long ppid = 0, pgrp = 0, session = 0, tty = 0, tpgid = 0;
+  unsigned long long flags = 0;
+  if (!(rest >> state >> ppid >> pgrp >> session >> tty >> tpgid >> flags)) return false;
+  constexpr unsigned long long kPfExiting = 0x4;  // include/linux/sched.h
+  return state == "Z" || state == "X" || (flags & kPfExiting) != 0;
+}
+
+Status ExitedError(pid_t pid) {
+  return Status::Error(kExitNoTarget, "process " + std::to_string(pid) +
+                                          " exited (or is exiting): nothing to trace");
 }
 
 }  // namespace
@@ -62,7 +86,8 @@ Status ResolvePidTargets(pid_t pid, std::vector<TraceTarget>* out) {
                                                  std::strerror(errno) + why);
     }
     if (errno == ENOENT) {
-      // A kernel thread or a zombie has no executable: nothing to trace.
+      if (Exiting(pid)) return ExitedError(pid);
+      // A kernel thread has no executable: nothing to trace.
       return Status::Error(kExitNoProbes, "process " + std::to_string(pid) +
                                               " has no executable to trace");
     }
@@ -99,6 +124,7 @@ Status ResolvePidTargets(pid_t pid, std::vector<TraceTarget>* out) {
     if (!lib_notes.empty()) out->push_back({path, m.path, std::move(lib_notes)});
   }
   if (out->empty()) {
+    if (Exiting(pid)) return ExitedError(pid);
     std::string comm = ProcessName(pid);
     return Status::Error(
         kExitNoProbes,

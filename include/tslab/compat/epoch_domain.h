@@ -43,6 +43,10 @@
 extern "C" {
 #endif
 
+/* libtslab is built with -fvisibility=hidden: only what is declared between
+ * these pragmas is in the shared library's dynamic symbol table. */
+#pragma GCC visibility push(default)
+
 typedef struct epoch_domain {
   SlabAllocator* alloc;
   EpochId epoch_id;
@@ -65,6 +69,8 @@ SlabAllocator* epoch_domain_allocator(void);
 void epoch_domain_force_close(epoch_domain_t* domain);
 /* Frees the domain (and takes it off this thread's stack). */
 void epoch_domain_destroy(epoch_domain_t* domain);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -44,6 +44,10 @@
 extern "C" {
 #endif
 
+/* libtslab is built with -fvisibility=hidden: only what is declared between
+ * these pragmas is in the shared library's dynamic symbol table. */
+#pragma GCC visibility push(default)
+
 /* A slab is one page: 4096 on x86-64 (tslab_page_size() is the truth). */
 #define SLAB_PAGE_SIZE 4096u
 
@@ -136,6 +140,8 @@ uint32_t slab_object_count(uint32_t obj_size);
 uint64_t read_rss_bytes_linux(void);
 /* CLOCK_MONOTONIC, nanoseconds. */
 uint64_t now_ns(void);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 } /* extern "C" */

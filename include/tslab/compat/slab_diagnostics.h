@@ -38,6 +38,10 @@
 extern "C" {
 #endif
 
+/* libtslab is built with -fvisibility=hidden: only what is declared between
+ * these pragmas is in the shared library's dynamic symbol table. */
+#pragma GCC visibility push(default)
+
 #define SLAB_DIAGNOSTICS_VERSION 1
 
 typedef struct EpochLeakCandidate {
@@ -112,6 +116,8 @@ typedef struct ReclamationReport {
 } ReclamationReport;
 
 void slab_analyze_reclamation(SlabAllocator* alloc, ReclamationReport* out);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 } /* extern "C" */

@@ -39,6 +39,10 @@
 extern "C" {
 #endif
 
+/* libtslab is built with -fvisibility=hidden: only what is declared between
+ * these pragmas is in the shared library's dynamic symbol table. */
+#pragma GCC visibility push(default)
+
 #define SLAB_STATS_VERSION TSLAB_STATS_VERSION
 
 /* One epoch of one size class. */
@@ -105,6 +109,8 @@ ThreadStats slab_stats_thread(void);
  * the slow path, from the counters of every live allocator of this
  * process that called slab_allocator_create. */
 void tls_print_stats(void);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 } /* extern "C" */
