@@ -71,6 +71,9 @@ $(BIN)/tests/tslab-demo-dyn: $(DEMO_OBJS) $(LIBTSLAB_SO)
 ELF_PROBES_OBJ := $(OBJ)/tools/tslab-trace/elf_probes.o
 TEST_EXTRA_OBJS_usdt_notes_test := $(ELF_PROBES_OBJ)
 TEST_LDLIBS_usdt_notes_test := -lelf
+# It reads libtslab_nousdt.a's notes (there must be none), a variant plain
+# `make` does not build: the tests build it.
+tests: $(LIBDIR)/libtslab_nousdt.a
 TEST_EXTRA_OBJS_tslab_trace_test := $(ELF_PROBES_OBJ) $(OBJ)/tools/tslab-trace/report.o
 TEST_LDLIBS_tslab_trace_test := -lelf
 TEST_EXTRA_OBJS_bpftrace_test := $(ELF_PROBES_OBJ)
