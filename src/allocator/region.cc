@@ -88,8 +88,11 @@ void StatsRegion::Destroy() {
   if (base_ == nullptr) return;
   std::atomic_ref<uint32_t>(header_->state)
       .store(TSLAB_REGION_STATE_DESTROYED, std::memory_order_release);
-  UnlinkFile();
-  munmap(base_, size_);
+  // keep_stats=1: the file and its mapping stay until exit (region_file.cc).
+  if (!KeepFileAtDestroy()) {
+    UnlinkFile();
+    munmap(base_, size_);
+  }
   base_ = nullptr;
   header_ = nullptr;
 }
