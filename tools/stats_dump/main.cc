@@ -289,13 +289,26 @@ Status RunDoctor(const Options& o, Exit* verdict) {
       static_cast<double>(per_alloc[0].back().mono_ns - per_alloc[0].front().mono_ns) / 1e9;
   std::set<std::string> judged, not_judged;
   for (size_t i = 0; i < t.regions.size(); ++i) {
-    run.allocators.push_back(t.regions[i]->identity());
-    Diagnosis d = Diagnose(per_alloc[i], t.regions[i]->identity(), cfg);
+    const RegionIdentity& id = t.regions[i]->identity();
+    run.allocators.push_back(id);
+    Diagnosis d = Diagnose(per_alloc[i], id, cfg);
     for (Finding& f : d.findings) run.diagnosis.findings.push_back(std::move(f));
     judged.insert(d.judged.begin(), d.judged.end());
     not_judged.insert(d.not_judged.begin(), d.not_judged.end());
+    // Each allocator's reason; named when there are several.
+    for (const auto& [check, why] : d.not_judged_why) {
+      std::string& all = run.diagnosis.not_judged_why[check];
+      const std::string one =
+          t.regions.size() > 1 ? (id.name.empty() ? "#" + std::to_string(id.allocator_id)
+                                                  : id.name) + ": " + why
+                               : why;
+      all += (all.empty() ? "" : "; ") + one;
+    }
   }
-  for (const std::string& j : judged) not_judged.erase(j);
+  for (const std::string& j : judged) {
+    not_judged.erase(j);
+    run.diagnosis.not_judged_why.erase(j);
+  }
   run.diagnosis.judged.assign(judged.begin(), judged.end());
   run.diagnosis.not_judged.assign(not_judged.begin(), not_judged.end());
   if (tracer) {
