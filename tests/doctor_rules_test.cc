@@ -5,6 +5,7 @@
 // crossed, against the shipped defaults (configs/doctor.yaml).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -195,6 +196,74 @@ TEST(DoctorRules, ADisabledCheckIsNeitherJudgedNorListed) {
   EXPECT_EQ(std::find(d.not_judged.begin(), d.not_judged.end(),
                       "epoch_closed_allocs"),
             d.not_judged.end());
+}
+
+// Issue 12: "not judged (too little activity)" hid the real reason. Each
+// check not judged carries the minimum it lacked, the value measured and
+// the config key that sets it.
+TEST(DoctorRules, EachCheckNotJudgedSaysWhichMinimumItLacked) {
+  Window w;
+  Allocate(&w, 10, 1);  // 10 allocations, in the window and since start
+  w.b.snap.global.total_slabs_allocated = 12;
+  w.b.snap.global.epoch_closes = 3;
+  w.b.snap.classes[0].epoch_close_scanned_slabs = 5;
+  w.b.snap.classes[0].lock_fast_acquire = 40;
+  w.b.snap.classes[0].lock_contended = 2;
+  const Diagnosis d = w.Run();
+  auto why = [&](const std::string& check) {
+    EXPECT_FALSE(Judged(d, check)) << check;
+    EXPECT_NE(std::find(d.not_judged.begin(), d.not_judged.end(), check), d.not_judged.end())
+        << check;
+    auto it = d.not_judged_why.find(check);
+    return it == d.not_judged_why.end() ? std::string("(none)") : it->second;
+  };
+  EXPECT_EQ(why("recycle_ratio"), "12 new slabs since start, fewer than min_slabs 64");
+  EXPECT_EQ(why("slow_path_rate"), "10 allocations since start, fewer than min_allocs 1000");
+  EXPECT_EQ(why("epoch_stall"), "10 allocations in the window, fewer than min_allocs 1000");
+  EXPECT_EQ(why("cache_overflow_rate"), "0 slabs recycled since start, fewer than min_recycled 10");
+  EXPECT_EQ(why("reclamation_yield"),
+            "5 slabs scanned by epoch_close since start, fewer than min_scanned 16");
+  EXPECT_EQ(why("lock_contention"),
+            "42 class-lock acquisitions since start in the busiest class (64 B), fewer than "
+            "min_acquisitions 100");
+  // Every id of not_judged has its reason, and none is the old catch-all.
+  EXPECT_EQ(d.not_judged_why.size(), d.not_judged.size());
+  for (const auto& [check, reason] : d.not_judged_why) {
+    EXPECT_EQ(reason.find("too little activity"), std::string::npos) << check << ": " << reason;
+  }
+
+  // Enough slabs but no epoch closed yet: that is the reason then.
+  Window closed;
+  closed.b.snap.global.total_slabs_allocated = 100;
+  const Diagnosis d2 = closed.Run();
+  ASSERT_EQ(d2.not_judged_why.count("recycle_ratio"), 1u);
+  EXPECT_EQ(d2.not_judged_why.at("recycle_ratio"),
+            "no epoch closed yet (judged once epochs close)");
+
+  // A config's own minimum is the one named.
+  DoctorConfig cfg = DefaultDoctorConfig();
+  for (CheckConfig& c : cfg.checks) {
+    if (c.id == "recycle_ratio") c.param = 8;
+  }
+  Window few;
+  few.b.snap.global.total_slabs_allocated = 5;
+  few.b.snap.global.epoch_closes = 1;
+  EXPECT_EQ(few.Run(cfg).not_judged_why.at("recycle_ratio"),
+            "5 new slabs since start, fewer than min_slabs 8");
+
+  // The report: one line per check in the text (-v), and a JSON object.
+  DoctorRun run;
+  run.diagnosis = d;
+  const std::string text = DoctorText(run, true);
+  EXPECT_NE(text.find("not judged:\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("\n  recycle_ratio: 12 new slabs since start, fewer than min_slabs 64\n"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("too little activity"), std::string::npos) << text;
+  const nlohmann::ordered_json j = DoctorJson(run);
+  EXPECT_EQ(j["not_judged_why"]["recycle_ratio"],
+            "12 new slabs since start, fewer than min_slabs 64");
+  EXPECT_EQ(j["not_judged_why"].size(), j["not_judged"].size());
 }
 
 }  // namespace

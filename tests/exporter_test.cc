@@ -526,6 +526,22 @@ TEST_F(ExporterTest, ChurnExitedKilledReusedPidAndCorruptFilesNeverBreakAScrape)
   EXPECT_EQ(e.process().Stop(SIGTERM), 0) << e.Log();
 }
 
+// A file kept at exit (TSLAB_OPTIONS=keep_stats=1) is no live process:
+// not exported, and no error either.
+TEST_F(ExporterTest, RegionsKeptAtExitAreSkipped) {
+  Demo stays(dir_.path(), "stays", {"--duration", "0.2", "--linger", "120"});
+  Demo kept(dir_.path(), "kept", {"--duration", "0.2"}, "", {"TSLAB_OPTIONS=keep_stats=1"});
+  ASSERT_TRUE(stays.ready() && kept.ready());
+  ASSERT_EQ(kept.process().Wait(60), 0) << kept.Errors();
+  ASSERT_EQ(dir_.Regions().size(), 2u) << "the exited demo's file is kept";
+  Exporter e(dir_.path());
+  const std::string m = e.Metrics();
+  EXPECT_EQ(Sample(m, "tslab_processes"), "1") << m;
+  EXPECT_EQ(m.find("pid=\"" + std::to_string(kept.pid()) + "\""), std::string::npos);
+  EXPECT_EQ(SampleU64(m, "tslab_exporter_errors_total", {{"reason", "stale"}}), 0u);
+  EXPECT_EQ(e.process().Stop(SIGTERM), 0) << e.Log();
+}
+
 TEST_F(ExporterTest, InvalidUtf8InProcessAndAllocatorNamesIsReplaced) {
   const std::string link = dir_ / "t\xff\xfe-demo";
   ASSERT_EQ(symlink((BinDir() + "/tslab-demo").c_str(), link.c_str()), 0);

@@ -54,6 +54,10 @@ extern "C" {
 /* Region lifecycle, in header.state. */
 #define TSLAB_REGION_STATE_LIVE 1u
 #define TSLAB_REGION_STATE_DESTROYED 2u
+/* The process exited normally with TSLAB_OPTIONS=keep_stats=1: the file
+ * stays, its counters final, for stats_dump -p PID / --list; --gc removes
+ * it. exit_realtime_ns says when. */
+#define TSLAB_REGION_STATE_EXITED 3u
 
 typedef struct TslabRegionHeader {
   uint64_t magic;
@@ -87,9 +91,12 @@ typedef struct TslabRegionHeader {
    * in another namespace finds the writer on its side (docs/stats_dump.md,
    * "Region files"). */
   uint64_t pid_ns_inode;
-  /* The rest of 512 bytes: 15 uint64_t, 6 uint32_t, the two per-class
+  /* Likewise: CLOCK_REALTIME when the process exited, written (before the
+   * state becomes EXITED) only with keep_stats=1; 0 otherwise. */
+  uint64_t exit_realtime_ns;
+  /* The rest of 512 bytes: 16 uint64_t, 6 uint32_t, the two per-class
    * arrays, the name. */
-  uint8_t reserved[512 - 8 * 15 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
+  uint8_t reserved[512 - 8 * 16 - 4 * 6 - 16 * TSLAB_NUM_CLASSES -
                    TSLAB_REGION_NAME_MAX];
 } TslabRegionHeader;
 
@@ -237,7 +244,8 @@ TSLAB_STATIC_ASSERT(sizeof(TslabRegionHeader) == 512 &&
                         offsetof(TslabRegionHeader, purge_delay_ms) == 312 &&
                         offsetof(TslabRegionHeader, off_labels) == 320 &&
                         offsetof(TslabRegionHeader, pid_ns_inode) == 328 &&
-                        offsetof(TslabRegionHeader, reserved) == 336,
+                        offsetof(TslabRegionHeader, exit_realtime_ns) == 336 &&
+                        offsetof(TslabRegionHeader, reserved) == 344,
                     "TslabRegionHeader: layout 1 is 512 bytes")
 TSLAB_STATIC_ASSERT((0 TSLAB_REGION_GLOBAL_FIELDS(TSLAB_REGION_COUNT_)) <
                             TSLAB_REGION_GLOBAL_SLOTS &&

@@ -5,8 +5,8 @@
 //
 // Keys: the tslab_options fields an operator may set for every allocator
 // of a process (cache_capacity, max_bytes, purge_delay_ms, stats_dir,
-// region_mode=default|off) and three switches of the process's own
-// (show_stats, verbose: 0 or 1). Precedence: TSLAB_OPTIONS wins over the
+// region_mode=default|off) and switches of the process's own
+// (show_stats, keep_stats, verbose: 0 or 1). Precedence: TSLAB_OPTIONS wins over the
 // options the program passes to tslab_create, which win over the older
 // single variables ($TSLAB_STATS_DIR, $TSLAB_PURGE_DELAY_MS); the operator
 // has the last word, as with MALLOC_CONF. $TSLAB_STATS_DIR=off still
@@ -37,6 +37,7 @@ namespace tslab::internal {
   X(stats_dir, STR, "directory of the stats region files")                  \
   X(region_mode, MODE, "default, or off: no stats file")                    \
   X(show_stats, BOOL, "print each allocator's stats to stderr at exit")     \
+  X(keep_stats, BOOL, "keep the stats files at exit, marked exited")        \
   X(verbose, BOOL, "report fallbacks (stats file) on stderr")
 
 struct EnvOptionValues {
@@ -52,6 +53,8 @@ struct EnvOptionValues {
   tslab_region_mode region_mode = TSLAB_REGION_DEFAULT;
   bool has_show_stats = false;
   bool show_stats = false;
+  bool has_keep_stats = false;
+  bool keep_stats = false;
   bool has_verbose = false;
   bool verbose = false;
 };

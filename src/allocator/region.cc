@@ -86,10 +86,17 @@ bool StatsRegion::Create(const RegionParams& params) {
 
 void StatsRegion::Destroy() {
   if (base_ == nullptr) return;
+  // LIVE -> DESTROYED only: a region the keep_stats exit handler already
+  // marked EXITED (an allocator destroyed by a later exit handler) stays so.
+  uint32_t live = TSLAB_REGION_STATE_LIVE;
   std::atomic_ref<uint32_t>(header_->state)
-      .store(TSLAB_REGION_STATE_DESTROYED, std::memory_order_release);
-  UnlinkFile();
-  munmap(base_, size_);
+      .compare_exchange_strong(live, TSLAB_REGION_STATE_DESTROYED, std::memory_order_release,
+                               std::memory_order_relaxed);
+  // keep_stats=1: the file and its mapping stay until exit (region_file.cc).
+  if (!KeepFileAtDestroy()) {
+    UnlinkFile();
+    munmap(base_, size_);
+  }
   base_ = nullptr;
   header_ = nullptr;
 }

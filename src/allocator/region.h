@@ -64,6 +64,10 @@ class StatsRegion {
   void* MapFile(const RegionParams& params, size_t size);
   bool PublishFile();
   void UnlinkFile();
+  // keep_stats=1: instead of unlinking and unmapping at destroy, hands the
+  // file's mapping to the exit handler (which marks it EXITED). True if it
+  // did: the caller must then neither unlink nor unmap.
+  bool KeepFileAtDestroy();
   // region_file.cc's registry of live file-backed regions (for the exit
   // handler, which unlinks them, and the fork handler, which gives the
   // child private copies). Links guarded by the registry's mutex.

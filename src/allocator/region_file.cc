@@ -36,7 +36,13 @@
 // created 0700.
 //
 // Removal: on allocator destroy (UnlinkFile) and at normal process exit (an
-// atexit handler unlinks every live region of the process). A forked child
+// atexit handler unlinks every live region of the process). With
+// TSLAB_OPTIONS=keep_stats=1 the exit handler instead marks each file
+// TSLAB_REGION_STATE_EXITED (with the exit time) and leaves it: stats_dump
+// -p PID reads the final numbers, --gc removes it. A file of an allocator
+// destroyed before exit stays too (KeepFileAtDestroy: marked DESTROYED,
+// then EXITED at exit), so a program that cleans up still leaves its
+// numbers. A forked child
 // gets private copies of the parent's regions (pthread_atfork), so it never
 // writes into, nor removes, the parent's files. After exec the file stays
 // until --gc: readers see that the process no longer maps it.
@@ -73,6 +79,29 @@ struct RegionFileRegistry {
     static StatsRegion* head = nullptr;
     return head;
   }
+  // keep_stats=1: headers of destroyed allocators whose files (and
+  // mappings) stay until exit, when they are marked EXITED too. A fixed
+  // array (nothing allocated, nothing to destroy at exit); beyond it a
+  // destroyed allocator's file goes as without keep_stats. Each costs its
+  // region (~200 KiB of the stats directory's memory) until exit.
+  static constexpr int kMaxKept = 64;
+  static TslabRegionHeader** Kept() {
+    static TslabRegionHeader* kept[kMaxKept] = {};
+    return kept;
+  }
+  static int& KeptCount() {
+    static int n = 0;
+    return n;
+  }
+  // REQUIRES: Mu(). The exit time, then the state (release): a reader that
+  // sees EXITED sees the counters as the exiting thread last knew them
+  // (threads still running may add a few more: it is exit).
+  static void MarkExited(TslabRegionHeader* h) {
+    std::atomic_ref<uint64_t>(h->exit_realtime_ns)
+        .store(RealtimeNs(), std::memory_order_relaxed);
+    std::atomic_ref<uint32_t>(h->state)
+        .store(TSLAB_REGION_STATE_EXITED, std::memory_order_release);
+  }
   static bool& Exited() {  // the exit handler ran: make no more files
     static bool exited = false;
     return exited;
@@ -103,12 +132,22 @@ struct RegionFileRegistry {
     std::lock_guard<std::mutex> lock(Mu());
     Exited() = true;
     if (OwnerPid() != getpid()) return;
+    const bool keep = EnvOptions().keep_stats;
     while (StatsRegion* r = Head()) {
-      // Only the name goes: threads still running keep counting into the
-      // mapping, which lives until the process does.
-      unlink(r->path_.c_str());
+      if (keep && r->header_ != nullptr &&
+          r->path_.find("/.tslab-") == std::string::npos) {
+        // keep_stats=1: the file stays for stats_dump -p PID / --list.
+        MarkExited(r->header_);
+      } else {
+        // Only the name goes: threads still running keep counting into
+        // the mapping, which lives until the process does. (A file still
+        // under its hidden build name goes too: it never had a header.)
+        unlink(r->path_.c_str());
+      }
       Remove(r);
     }
+    for (int i = 0; i < KeptCount(); ++i) MarkExited(Kept()[i]);
+    KeptCount() = 0;
   }
 
   static void Prepare() { Mu().lock(); }
@@ -132,6 +171,7 @@ struct RegionFileRegistry {
       r->path_.clear();
       Remove(r);
     }
+    KeptCount() = 0;  // the parent's files: never the child's to mark
     OwnerPid() = getpid();
     Mu().unlock();
   }
@@ -311,6 +351,19 @@ bool StatsRegion::PublishFile() {
     return false;
   }
   path_ = std::move(final_path);
+  return true;
+}
+
+bool StatsRegion::KeepFileAtDestroy() {
+  if (!EnvOptions().keep_stats) return false;
+  std::lock_guard<std::mutex> lock(RegionFileRegistry::Mu());
+  if (!file_registered_ || RegionFileRegistry::OwnerPid() != getpid() ||
+      path_.find("/.tslab-") != std::string::npos ||
+      RegionFileRegistry::KeptCount() >= RegionFileRegistry::kMaxKept) {
+    return false;
+  }
+  RegionFileRegistry::Kept()[RegionFileRegistry::KeptCount()++] = header_;
+  RegionFileRegistry::Remove(this);
   return true;
 }
 

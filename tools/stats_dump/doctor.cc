@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <set>
 
 #include "tools/common/terminal_text.h"
@@ -87,6 +88,8 @@ class Doctor {
     for (const CheckConfig& c : cfg_.checks) {
       if (c.enabled && !c.needs_trace && !judged_.count(c.id)) {
         d_.not_judged.push_back(c.id);
+        auto w = why_.find(c.id);
+        d_.not_judged_why[c.id] = w != why_.end() ? w->second : "too little activity";
       }
     }
     return std::move(d_);
@@ -147,10 +150,20 @@ class Doctor {
     d_.findings.push_back(std::move(f));
   }
 
+  // Why check c was not judged: `have` of `what` since start (or in the
+  // window), below the minimum its config key sets.
+  void Lacked(const CheckConfig& c, double have, const std::string& what) {
+    why_.emplace(c.id, Num("%.0f ", have) + what + ", fewer than " +
+                           (c.param_key.empty() ? "the minimum" : c.param_key) + " " +
+                           Num("%g", std::max(c.param, 1.0)));
+  }
+
   // A ratio over the window if it saw at least min of the denominator,
-  // else since start; false if neither.
+  // else since start; false if neither (last_den_: the since-start
+  // denominator, for the reason).
   bool PickRatio(double num_w, double den_w, double num_t, double den_t,
                  double min, double* v, std::string* scope) {
+    last_den_ = den_t;
     min = std::max(min, 1.0);
     if (den_w >= min) {
       *v = num_w / den_w;
@@ -194,7 +207,10 @@ class Doctor {
     SlowAndFloor(b_, &sb, &fb, &ab);
     double rate = 0, floor = 0;
     std::string scope;
-    if (!PickRatio(sb - sa, ab - aa, sb, ab, c->param, &rate, &scope)) return;
+    if (!PickRatio(sb - sa, ab - aa, sb, ab, c->param, &rate, &scope)) {
+      Lacked(*c, ab, "allocations since start");
+      return;
+    }
     PickRatio(fb - fa, ab - aa, fb, ab, c->param, &floor, &scope);
     const double excess = std::max(0.0, rate - floor);
     Judge(*c, excess, scope, -1,
@@ -216,6 +232,7 @@ class Doctor {
                    Dl(gb.total_slabs_recycled, ga.total_slabs_recycled),
                    D(gb.total_cache_overflows), D(gb.total_slabs_recycled),
                    c->param, &v, &scope)) {
+      Lacked(*c, last_den_, "slabs recycled since start");
       return;
     }
     const uint32_t cap = b_.snap.classes[0].cache_capacity;
@@ -283,7 +300,12 @@ class Doctor {
 
   void NetSlabsGrowth() {
     const CheckConfig* c = Enabled("net_slabs_growth");
-    if (!c || all_.size() < 2) return;
+    if (!c) return;
+    if (all_.size() < 2) {
+      why_.emplace(c->id, std::to_string(all_.size()) + " sample, 2 needed (samples " +
+                              Num("%g", c->param) + " are taken over a --doctor window)");
+      return;
+    }
     bool rising = true;
     for (size_t i = 1; i < all_.size(); ++i) {
       rising &= all_[i].snap.global.net_slabs > all_[i - 1].snap.global.net_slabs;
@@ -304,7 +326,13 @@ class Doctor {
   void RecycleRatio() {
     const CheckConfig* c = Enabled("recycle_ratio");
     const SlabGlobalStats& g = b_.snap.global;
-    if (!c || g.epoch_closes == 0 || D(g.total_slabs_allocated) < std::max(c->param, 1.0)) {
+    if (!c) return;
+    if (D(g.total_slabs_allocated) < std::max(c->param, 1.0)) {
+      Lacked(*c, D(g.total_slabs_allocated), "new slabs since start");
+      return;
+    }
+    if (g.epoch_closes == 0) {
+      why_.emplace(c->id, "no epoch closed yet (judged once epochs close)");
       return;
     }
     const double v = D(g.total_slabs_recycled) / D(g.total_slabs_allocated);
@@ -340,9 +368,11 @@ class Doctor {
     const CheckConfig* c = Enabled("reclamation_yield");
     double v = 0;
     std::string scope;
-    if (!c || !FieldRatio(-1, &SlabClassStats::epoch_close_recycled_slabs,
-                          &SlabClassStats::epoch_close_scanned_slabs, nullptr,
-                          c->param, &v, &scope)) {
+    if (!c) return;
+    if (!FieldRatio(-1, &SlabClassStats::epoch_close_recycled_slabs,
+                    &SlabClassStats::epoch_close_scanned_slabs, nullptr, c->param, &v,
+                    &scope)) {
+      Lacked(*c, last_den_, "slabs scanned by epoch_close since start");
       return;
     }
     Judge(*c, v, scope, -1,
@@ -356,9 +386,10 @@ class Doctor {
     const CheckConfig* c = Enabled("epoch_close_latency");
     double v = 0;
     std::string scope;
-    if (!c || !FieldRatio(-1, &SlabClassStats::epoch_close_total_ns,
-                          &SlabClassStats::epoch_close_calls, nullptr, c->param,
-                          &v, &scope)) {
+    if (!c) return;
+    if (!FieldRatio(-1, &SlabClassStats::epoch_close_total_ns,
+                    &SlabClassStats::epoch_close_calls, nullptr, c->param, &v, &scope)) {
+      Lacked(*c, last_den_, "epoch_close calls (per class, summed) since start");
       return;
     }
     v /= 1e6;
@@ -375,33 +406,50 @@ class Doctor {
       Field num, den, den2;
       const char* what;  // after "class N B: <value>"
       const char* action;
+      const char* noun;  // the denominator, for the not-judged reason
     };
     static const PerClass kChecks[] = {
         {"lock_contention", &SlabClassStats::lock_contended,
          &SlabClassStats::lock_contended, &SlabClassStats::lock_fast_acquire,
          " of class-lock acquisitions had to wait",
          "Threads queue on this class's lock: give each thread group its own "
-         "allocator, or spread objects over other sizes."},
+         "allocator, or spread objects over other sizes.",
+         "class-lock acquisitions"},
         {"alloc_cas_retries", &SlabClassStats::bitmap_alloc_cas_retries,
          &SlabClassStats::bitmap_alloc_attempts, nullptr,
          " CAS retries per allocation",
          "Many threads allocate from the same slab at once: fewer threads "
-         "per allocator, or an allocator per thread group."},
+         "per allocator, or an allocator per thread group.",
+         "allocation attempts"},
         {"free_cas_retries", &SlabClassStats::bitmap_free_cas_retries,
          &SlabClassStats::bitmap_free_attempts, nullptr, " CAS retries per free",
          "Threads free objects of one slab at the same moment: free objects "
-         "in the thread that allocated them, or batch frees."},
+         "in the thread that allocated them, or batch frees.",
+         "free attempts"},
     };
     for (const PerClass& k : kChecks) {
       const CheckConfig* c = Enabled(k.id);
+      double most = 0;  // the busiest class's denominator, for the reason
+      int busiest = 0;
       for (int i = 0; c != nullptr && i < TSLAB_NUM_CLASSES; ++i) {
         double v = 0;
         std::string scope;
-        if (!FieldRatio(i, k.num, k.den, k.den2, c->param, &v, &scope)) continue;
+        if (!FieldRatio(i, k.num, k.den, k.den2, c->param, &v, &scope)) {
+          if (last_den_ > most) {
+            most = last_den_;
+            busiest = i;
+          }
+          continue;
+        }
         Judge(*c, v, scope, i,
               "class " + std::to_string(b_.snap.classes[i].object_size) +
                   " B: " + FormatValue(v, c->unit) + k.what + " (" + scope + ")",
               k.action);
+      }
+      if (c != nullptr) {
+        Lacked(*c, most,
+               std::string(k.noun) + " since start in the busiest class (" +
+                   std::to_string(b_.snap.classes[busiest].object_size) + " B)");
       }
     }
   }
@@ -438,7 +486,10 @@ class Doctor {
     const CheckConfig* c = Enabled("epoch_stall");
     if (!c) return;
     const double allocs = Dl(b_.snap.global.total_allocs, a_.snap.global.total_allocs);
-    if (allocs < std::max(c->param, 1.0)) return;
+    if (allocs < std::max(c->param, 1.0)) {
+      Lacked(*c, allocs, "allocations in the window");
+      return;
+    }
     const uint32_t cur = b_.snap.global.current_epoch % TSLAB_NUM_EPOCHS;
     const TslabEpochStats& e = b_.snap.epochs[cur];
     const double age = D(e.age_ns) / 1e9;
@@ -521,6 +572,8 @@ class Doctor {
   double secs_ = 0;
   Diagnosis d_;
   std::set<std::string> judged_;
+  std::map<std::string, std::string> why_;  // check id -> why not judged (first)
+  double last_den_ = 0;                     // PickRatio's since-start denominator
 };
 
 std::string Upper(const char* s) {
@@ -592,9 +645,16 @@ std::string DoctorText(const DoctorRun& r, bool verbose) {
   if (verbose) {
     std::string ok, nj;
     for (const std::string& j : r.diagnosis.judged) ok += " " + j;
-    for (const std::string& j : r.diagnosis.not_judged) nj += " " + j;
+    // One line per check, with the minimum it lacked.
+    for (const std::string& j : r.diagnosis.not_judged) {
+      auto w = r.diagnosis.not_judged_why.find(j);
+      nj += "  " + j + ": " +
+            (w != r.diagnosis.not_judged_why.end() ? tools::TerminalSafe(w->second)
+                                                   : std::string("too little activity")) +
+            "\n";
+    }
     out += "judged:" + ok + "\n";
-    if (!nj.empty()) out += "not judged (too little activity):" + nj + "\n";
+    if (!nj.empty()) out += "not judged:\n" + nj;
   }
   out += r.trace_text;
   const Severity worst = Worst(r.diagnosis.findings);
@@ -643,6 +703,13 @@ nlohmann::ordered_json DoctorJson(const DoctorRun& r) {
   j["findings"] = std::move(findings);
   j["judged"] = r.diagnosis.judged;
   j["not_judged"] = r.diagnosis.not_judged;
+  // {check: why}, one per id of not_judged (docs/stats_dump.md).
+  Json why = Json::object();
+  for (const std::string& id : r.diagnosis.not_judged) {
+    auto w = r.diagnosis.not_judged_why.find(id);
+    why[id] = w != r.diagnosis.not_judged_why.end() ? w->second : "too little activity";
+  }
+  j["not_judged_why"] = std::move(why);
   if (!r.trace_json.is_null()) j["trace"] = r.trace_json;
   return j;
 }

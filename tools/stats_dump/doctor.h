@@ -13,6 +13,7 @@
 #ifndef TSLAB_TOOLS_STATS_DUMP_DOCTOR_H_
 #define TSLAB_TOOLS_STATS_DUMP_DOCTOR_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -47,7 +48,12 @@ struct Finding {
 struct Diagnosis {
   std::vector<Finding> findings;
   std::vector<std::string> judged;      // checks that had data to judge
-  std::vector<std::string> not_judged;  // enabled, but too little activity
+  std::vector<std::string> not_judged;  // enabled, but too little to judge
+  // Why each not-judged check was not: the minimum it lacked, with the
+  // measured value and the config key that sets it ("12 new slabs since
+  // start, fewer than min_slabs 64"). Keyed by check id; every id of
+  // not_judged has one.
+  std::map<std::string, std::string> not_judged_why;
 };
 
 // samples: at least two snapshots of one allocator, oldest first.

@@ -309,6 +309,9 @@ void JudgeTrace(const TraceReport& t, const DoctorConfig& cfg,
     if (!c.enabled) continue;
     if (static_cast<double>(k.l->count) < std::max(c.param, 1.0)) {
       d->not_judged.push_back(c.id);
+      d->not_judged_why[c.id] = std::to_string(k.l->count) + " events traced, fewer than " +
+                                c.param_key + " " +
+                                std::to_string(static_cast<long long>(std::max(c.param, 1.0)));
       continue;
     }
     d->judged.push_back(c.id);

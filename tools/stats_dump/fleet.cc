@@ -152,7 +152,9 @@ Collection FleetCollector::Collect() {
     if (it == open_.end()) {
       const Owner owner = FindOwner(f.path, f.ns_pid, &resolver);
       if (owner.kind != Owner::kLive) {
-        ++c.errors[0];  // the file of a dead process, or not its process's
+        // The file of a dead process, or not its process's; one kept at
+        // exit (keep_stats=1) is skipped without an error: it was meant.
+        if (!(owner.kind == Owner::kGone && owner.kept_at_exit)) ++c.errors[0];
         continue;
       }
       p = owner.proc;

@@ -182,7 +182,9 @@ Status RunSnapshots(const Options& o) {
   Target t;
   Status s = OpenFromOptions(o, &t);
   if (!s.ok()) return s;
-  const std::string command = ReadCmdline(t.proc, 60);
+  // An exited process's pid may be another's now: its command line is not
+  // ours to read.
+  const std::string command = t.exited ? "exited" : ReadCmdline(t.proc, 60);
   const bool stream = o.interval >= 0 || o.count >= 0;
   const double interval = o.interval >= 0 ? o.interval : 1.0;
   const long count = o.count >= 0 ? o.count : (stream ? -1 : 1);  // -1: no end
@@ -192,6 +194,7 @@ Status RunSnapshots(const Options& o) {
   uint64_t last_ts = 0;
   std::vector<Sample> prev;
   for (long n = 0; count < 0 || n < count; ++n) {
+    if (n > 0 && t.exited) break;  // final numbers: one snapshot says it all
     if (n > 0) {
       const uint64_t deadline =
           mono0 + static_cast<uint64_t>(std::llround(interval * 1e9 * static_cast<double>(n)));
@@ -243,6 +246,12 @@ Status RunDoctor(const Options& o, Exit* verdict) {
   Target t;
   s = OpenFromOptions(o, &t);
   if (!s.ok()) return s;
+  if (t.exited) {
+    return Status::Error(Exit::kTargetExited,
+                         "process " + std::to_string(t.proc.pid) +
+                             " has exited: --doctor watches a live process (stats_dump -p " +
+                             std::to_string(t.proc.pid) + " shows its final numbers)");
+  }
   const double window = o.window >= 0 ? o.window : cfg.window_seconds;
   const CheckConfig& growth = cfg.Get("net_slabs_growth");
   const int n = growth.enabled ? std::max(2, static_cast<int>(growth.param)) : 2;
@@ -280,13 +289,26 @@ Status RunDoctor(const Options& o, Exit* verdict) {
       static_cast<double>(per_alloc[0].back().mono_ns - per_alloc[0].front().mono_ns) / 1e9;
   std::set<std::string> judged, not_judged;
   for (size_t i = 0; i < t.regions.size(); ++i) {
-    run.allocators.push_back(t.regions[i]->identity());
-    Diagnosis d = Diagnose(per_alloc[i], t.regions[i]->identity(), cfg);
+    const RegionIdentity& id = t.regions[i]->identity();
+    run.allocators.push_back(id);
+    Diagnosis d = Diagnose(per_alloc[i], id, cfg);
     for (Finding& f : d.findings) run.diagnosis.findings.push_back(std::move(f));
     judged.insert(d.judged.begin(), d.judged.end());
     not_judged.insert(d.not_judged.begin(), d.not_judged.end());
+    // Each allocator's reason; named when there are several.
+    for (const auto& [check, why] : d.not_judged_why) {
+      std::string& all = run.diagnosis.not_judged_why[check];
+      const std::string one =
+          t.regions.size() > 1 ? (id.name.empty() ? "#" + std::to_string(id.allocator_id)
+                                                  : id.name) + ": " + why
+                               : why;
+      all += (all.empty() ? "" : "; ") + one;
+    }
   }
-  for (const std::string& j : judged) not_judged.erase(j);
+  for (const std::string& j : judged) {
+    not_judged.erase(j);
+    run.diagnosis.not_judged_why.erase(j);
+  }
   run.diagnosis.judged.assign(judged.begin(), judged.end());
   run.diagnosis.not_judged.assign(not_judged.begin(), not_judged.end());
   if (tracer) {
@@ -317,6 +339,12 @@ Status RunList(const Options& o) {
   std::vector<LiveRegion> live;
   s = ListLive(dir, &live);
   if (!s.ok()) return s;
+  // Then the regions kept at exit (keep_stats=1), marked as exited.
+  std::vector<LiveRegion> exited;
+  s = ListExited(dir, &exited);
+  if (!s.ok()) return s;
+  live.insert(live.end(), std::make_move_iterator(exited.begin()),
+              std::make_move_iterator(exited.end()));
   if (o.json_only) {
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
     for (const LiveRegion& l : live) {
@@ -326,6 +354,8 @@ Status RunList(const Options& o) {
       x["allocator_name"] = l.name;
       x["uptime_seconds"] = std::round(l.uptime_s * 10) / 10;
       x["command"] = l.command;
+      x["exited"] = l.exited;
+      if (l.exited) x["exit_timestamp_ns"] = l.exit_realtime_ns;
       if (!l.note.empty()) x["error"] = l.note;
       j.push_back(std::move(x));
     }
@@ -343,9 +373,15 @@ Status RunList(const Options& o) {
   for (const LiveRegion& l : live) {
     const std::string id = l.note.empty() ? std::to_string(l.allocator_id) : "?";
     const std::string name = l.note.empty() ? l.name : "(" + l.note + ")";
+    // An exited process's command is unknown; its UPTIME is how long the
+    // allocator lived.
+    const std::string command =
+        l.exited ? "(exited" + (l.exit_realtime_ns ? " at " + ClockTime(l.exit_realtime_ns) : "") +
+                       "; kept by keep_stats=1, stats_dump --gc removes it)"
+                 : (o.wide ? l.command : l.short_command);
     std::snprintf(line, sizeof(line), "%-8d %-6s %-20s %9.1fs  %s\n", l.pid,
                   id.c_str(), tools::TerminalSafe(name).c_str(), l.uptime_s,
-                  tools::TerminalSafe(o.wide ? l.command : l.short_command).c_str());
+                  tools::TerminalSafe(command).c_str());
     out += line;
   }
   return WriteOut(out);

@@ -107,6 +107,8 @@ Owner FindOwner(const std::string& path, int name_pid, OwnerResolver* resolver) 
                        pread(fd, &h, sizeof(h), 0) == static_cast<ssize_t>(sizeof(h));
     close(fd);
     headerless = S_ISREG(st.st_mode) && (!whole || h.magic != TSLAB_REGION_MAGIC);
+    o.kept_at_exit = whole && h.magic == TSLAB_REGION_MAGIC &&
+                     h.state == TSLAB_REGION_STATE_EXITED;
     if (whole && h.magic == TSLAB_REGION_MAGIC && h.pid > 0 && h.pid <= (1 << 30)) {
       o.header_pid = static_cast<int>(h.pid);
       host = o.header_pid;

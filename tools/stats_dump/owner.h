@@ -77,6 +77,10 @@ struct Owner {
   ProcInfo proc;       // kLive: the process, on our side of the namespaces
   int header_pid = 0;  // the pid its header must hold (its own namespace's)
   std::string why;     // kGone, kUnknown: one line, names the file
+  // The header says EXITED: left on purpose at a normal exit
+  // (TSLAB_OPTIONS=keep_stats=1); stale all the same once its writer is
+  // gone, but no sign of trouble.
+  bool kept_at_exit = false;
 };
 
 // name_pid: the pid in the file's name (the hint used when the header

@@ -182,7 +182,15 @@ Status Region::Open(const std::string& path, const ProcInfo& proc,
     close(fd);
     return Status::Error(Exit::kCorrupt, path + " is too large for a region");
   }
-  if (st.st_uid != proc.uid) {
+  if (opt.exited) {
+    if (st.st_uid != geteuid() && geteuid() != 0) {
+      close(fd);
+      return Status::Error(Exit::kCorrupt,
+                           path + " is owned by uid " + std::to_string(st.st_uid) +
+                               ", not by this user: not trusted as an exited "
+                               "process's region");
+    }
+  } else if (st.st_uid != proc.uid) {
     close(fd);
     return Status::Error(
         Exit::kCorrupt, path + " is owned by uid " + std::to_string(st.st_uid) +
@@ -228,7 +236,12 @@ Status Region::Open(const std::string& path, const ProcInfo& proc,
                          path + " is corrupt: its header says pid " +
                              std::to_string(h.pid));
   }
-  if (h.start_time_ticks != proc.start_ticks) {
+  if (opt.exited) {
+    if (h.state != TSLAB_REGION_STATE_EXITED) {
+      return Status::Error(Exit::kStale, path + " was not kept at exit (its process "
+                                                "is gone; stats_dump --gc removes it)");
+    }
+  } else if (h.start_time_ticks != proc.start_ticks) {
     return Status::Error(Exit::kStale,
                          path + " belongs to an earlier process with pid " +
                              std::to_string(proc.pid) +
@@ -250,6 +263,9 @@ Status Region::Open(const std::string& path, const ProcInfo& proc,
   // tools::JsonText (JSON) and tools::TerminalSafe (text).
   r->id_.name.assign(h.name, strnlen(h.name, sizeof(h.name)));
   r->id_.create_realtime_ns = h.create_realtime_ns;
+  r->id_.exited = opt.exited;
+  r->id_.exit_realtime_ns = opt.exited ? h.exit_realtime_ns : 0;
+  r->id_.start_ticks = h.start_time_ticks;
   *out = std::move(r);
   return Status::Ok();
 }
@@ -259,7 +275,8 @@ Status Region::Snapshot(Sample* out) const {
   out->mono_ns = MonotonicNs();
   int rc = GuardedRead(base_, size_, out->mono_ns, nullptr, &out->snap);
   if (rc != TSLAB_OK) return FromTslab(rc, id_.path);
-  out->rss_bytes = ReadRssBytes(id_.pid);
+  // An exited process has no RSS; its pid may be another process's now.
+  out->rss_bytes = id_.exited ? 0 : ReadRssBytes(id_.pid);
   return Status::Ok();
 }
 
@@ -275,6 +292,10 @@ Status Region::StillLive() const {
     return Status::Error(Exit::kTruncated,
                          id_.path + " was truncated while being read (an allocator "
                                     "never shrinks its file: something else cut it)");
+  }
+  if (id_.exited) {
+    return Status::Error(Exit::kTargetExited,
+                         "process " + std::to_string(id_.pid) + " has exited");
   }
   if (h.state == TSLAB_REGION_STATE_DESTROYED) {
     return Status::Error(Exit::kTargetExited,
@@ -413,7 +434,105 @@ std::string FormatListing(const std::vector<LiveRegion>& live) {
   return s;
 }
 
+// Moves the regions of *from that `allocator` (a name or id; empty: all)
+// picks into *selected; *names: every region's "name (id N)", for messages.
+void SelectAllocators(const std::string& allocator, std::vector<std::unique_ptr<Region>>* from,
+                      std::vector<std::unique_ptr<Region>>* selected,
+                      std::vector<std::string>* names) {
+  for (auto& r : *from) {
+    const RegionIdentity& id = r->identity();
+    names->push_back((id.name.empty() ? "(unnamed)" : id.name) + " (id " +
+                     std::to_string(id.allocator_id) + ")");
+    if (allocator.empty() || allocator == id.name ||
+        allocator == std::to_string(id.allocator_id)) {
+      selected->push_back(std::move(r));
+    }
+  }
+}
+
+// The regions kept at exit (keep_stats=1) among dir's files named for pid,
+// of a process with that pid that is not `now` (the process that has the
+// pid today, if any): those of the latest such process (the largest start
+// time: a pid reused twice may have left two sets).
+std::vector<std::unique_ptr<Region>> OpenExitedRegions(const std::vector<Candidate>& cands,
+                                                       int pid, const ProcInfo* now) {
+  std::vector<std::unique_ptr<Region>> all;
+  for (const Candidate& c : cands) {
+    if (c.pid != pid) continue;
+    ProcInfo p;
+    p.pid = pid;
+    Region::OpenOptions opt;
+    opt.header_pid = pid;
+    opt.exited = true;
+    std::unique_ptr<Region> r;
+    if (!Region::Open(c.path, p, opt, &r).ok()) continue;
+    if (now != nullptr && r->identity().start_ticks == now->start_ticks) continue;
+    all.push_back(std::move(r));
+  }
+  uint64_t latest = 0;
+  for (const auto& r : all) latest = std::max(latest, r->identity().start_ticks);
+  std::vector<std::unique_ptr<Region>> out;
+  for (auto& r : all) {
+    if (r->identity().start_ticks == latest) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Makes *out the exited target of pid from its kept regions (not empty),
+// selecting q.allocator as for a live process.
+Status TakeExited(const TargetQuery& q, int pid, std::vector<std::unique_ptr<Region>> kept,
+                  Target* out) {
+  std::vector<std::unique_ptr<Region>> selected;
+  std::vector<std::string> names;
+  SelectAllocators(q.allocator, &kept, &selected, &names);
+  if (selected.empty()) {
+    return Status::Error(Exit::kNoAllocator,
+                         "process " + std::to_string(pid) + " (exited) had no allocator '" +
+                             q.allocator + "'; it had: " + Join(names, ", "));
+  }
+  std::sort(selected.begin(), selected.end(), [](const auto& a, const auto& b) {
+    return a->identity().allocator_id < b->identity().allocator_id;
+  });
+  out->exited = true;
+  out->proc = ProcInfo();
+  out->proc.pid = pid;
+  out->proc.start_ticks = selected.front()->identity().start_ticks;
+  out->regions = std::move(selected);
+  return Status::Ok();
+}
+
 }  // namespace
+
+Status ListExited(const std::string& dir, std::vector<LiveRegion>* out) {
+  out->clear();
+  std::vector<Candidate> cands;
+  Status s = ListCandidates(dir, &cands);
+  if (!s.ok()) return s;
+  OwnerResolver resolver;
+  for (const Candidate& c : cands) {
+    // Only files whose writer is proven gone (or does not map them).
+    if (FindOwner(c.path, c.pid, &resolver).kind != Owner::kGone) continue;
+    ProcInfo p;
+    p.pid = c.pid;
+    Region::OpenOptions opt;
+    opt.header_pid = c.pid;
+    opt.exited = true;
+    std::unique_ptr<Region> r;
+    if (!Region::Open(c.path, p, opt, &r).ok()) continue;
+    const RegionIdentity& id = r->identity();
+    LiveRegion lr;
+    lr.pid = c.pid;
+    lr.allocator_id = id.allocator_id;
+    lr.name = id.name;
+    lr.exited = true;
+    lr.exit_realtime_ns = id.exit_realtime_ns;
+    if (id.exit_realtime_ns > id.create_realtime_ns) {
+      lr.uptime_s = static_cast<double>(id.exit_realtime_ns - id.create_realtime_ns) / 1e9;
+    }
+    out->push_back(std::move(lr));
+  }
+  return Status::Ok();
+}
 
 Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
   int pid = q.pid;
@@ -447,6 +566,8 @@ Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
   }
   const std::string spid = std::to_string(pid);
   if (!alive) {
+    auto kept = OpenExitedRegions(all, pid, nullptr);
+    if (!kept.empty()) return TakeExited(q, pid, std::move(kept), out);
     if (!mine.empty()) {
       return Status::Error(Exit::kStale,
                            "process " + spid + " is gone; its region files in " +
@@ -510,17 +631,13 @@ Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
       first_error = o;
     }
   }
+  if (ok.empty()) {  // the pid was reused: what its earlier holder kept
+    auto kept = OpenExitedRegions(all, pid, &proc);
+    if (!kept.empty()) return TakeExited(q, pid, std::move(kept), out);
+  }
   std::vector<std::unique_ptr<Region>> selected;
   std::vector<std::string> names;
-  for (auto& r : ok) {
-    const RegionIdentity& id = r->identity();
-    names.push_back((id.name.empty() ? "(unnamed)" : id.name) + " (id " +
-                    std::to_string(id.allocator_id) + ")");
-    if (q.allocator.empty() || q.allocator == id.name ||
-        q.allocator == std::to_string(id.allocator_id)) {
-      selected.push_back(std::move(r));
-    }
-  }
+  SelectAllocators(q.allocator, &ok, &selected, &names);
   if (!q.allocator.empty() && selected.empty() && !ok.empty()) {
     return Status::Error(Exit::kNoAllocator,
                          "process " + spid + " has no allocator '" +

@@ -43,6 +43,11 @@ struct RegionIdentity {
   uint64_t allocator_id = 0;
   std::string name;
   uint64_t create_realtime_ns = 0;
+  // A region kept at exit (TSLAB_OPTIONS=keep_stats=1, state EXITED) of a
+  // process that is gone: its numbers are final.
+  bool exited = false;
+  uint64_t exit_realtime_ns = 0;  // 0 if not recorded
+  uint64_t start_ticks = 0;       // the writer's start time (its header's)
 };
 
 class Region {
@@ -57,8 +62,14 @@ class Region {
   // name (the library renames it into place once its header is whole), so
   // a file without its magic is corrupt at once: there is nothing to wait
   // for.
+  // exited: open a region kept at exit (keep_stats=1) of a process that
+  // is gone or whose pid was reused: the header must name header_pid (or
+  // proc.pid) and say EXITED; the start time is not checked (there is no
+  // process to check it against) and the file must belong to the reader
+  // (or the reader be root). Snapshots then carry no RSS (0).
   struct OpenOptions {
     int header_pid = 0;
+    bool exited = false;
   };
   // Maps path and checks that it is a live region of process proc.
   static Status Open(const std::string& path, const ProcInfo& proc,
@@ -99,6 +110,9 @@ Status ListCandidates(const std::string& dir, std::vector<Candidate>* out);
 
 // A process and the regions selected from it.
 struct Target {
+  // exited: the process is gone and these are the regions it left with
+  // keep_stats=1 (proc then holds only its pid and start time).
+  bool exited = false;
   ProcInfo proc;
   std::vector<std::unique_ptr<Region>> regions;  // by allocator id
 };
@@ -108,6 +122,9 @@ struct TargetQuery {
   std::string allocator;  // name or id; empty: every allocator
 };
 // On kAmbiguous, *listing holds the live processes (for the message).
+// With a pid that is gone, or that a later process has reused, the regions
+// that pid left at exit (keep_stats=1) are the target (Target::exited);
+// without a pid they are never picked.
 Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing);
 
 // Live regions, for --list.
@@ -119,10 +136,17 @@ struct LiveRegion {
   std::string short_command;  // program basename and arguments, <= 48 chars
   double uptime_s = 0;
   std::string note;  // why it could not be read, if so
+  bool exited = false;            // ListExited: kept at exit
+  uint64_t exit_realtime_ns = 0;  // ListExited: when, 0 if unknown
 };
 Status ListLive(const std::string& dir, std::vector<LiveRegion>* out);
+// Regions kept at exit (keep_stats=1) by processes that are gone (or whose
+// pid was reused), for --list: command empty, uptime_s the time the
+// allocator lived (creation to exit), exited true.
+Status ListExited(const std::string& dir, std::vector<LiveRegion>* out);
 
-// --gc: removes the region files of dead processes, of reused PIDs and
+// --gc: removes the region files of dead processes (those kept at exit
+// with keep_stats=1 too: stale by definition), of reused PIDs and
 // of processes that no longer map them (exec'd, or planted), and entries
 // under a region's name that are not regular files (symlinks, FIFOs,
 // sockets, empty directories). Builds abandoned under a hidden name

@@ -1,5 +1,7 @@
 #include "tools/stats_dump/text_view.h"
 
+#include <ctime>
+
 #include <cstdarg>
 #include <cstdio>
 
@@ -63,6 +65,26 @@ std::string TextView(const Sample& cur, const Sample* prev,
              tools::TerminalSafe(id.name).c_str(),
              g.current_epoch, g.active_epoch_count, g.closing_epoch_count,
              g.drained_epoch_count);
+  if (id.exited) {
+    // Kept at exit (keep_stats=1): say so first, and when.
+    std::string when;
+    if (id.exit_realtime_ns != 0) {
+      const time_t secs = static_cast<time_t>(id.exit_realtime_ns / 1000000000ull);
+      struct tm tm;
+      char buf[40] = "";
+      if (localtime_r(&secs, &tm) != nullptr) {
+        std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S %z", &tm);
+      }
+      when = std::string(" at ") + buf;
+      if (id.exit_realtime_ns > id.create_realtime_ns) {
+        when += Fmt(" (allocator lived %.1f s)",
+                    D(id.exit_realtime_ns - id.create_realtime_ns) / 1e9);
+      }
+    }
+    out += "  process exited" + when +
+           ": final numbers, kept by TSLAB_OPTIONS=keep_stats=1 (stats_dump --gc removes "
+           "them)\n";
+  }
   out += Fmt("  slabs   net %s (%s)  new %s  recycled %s  reused %s  "
              "overflowed %s   process rss %s\n",
              HumanCount(D(g.net_slabs)).c_str(),
