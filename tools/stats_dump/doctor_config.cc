@@ -316,13 +316,30 @@ Status LoadDoctorConfig(const std::string& path, DoctorConfig* out) {
   if (Status s = ReadConfigFile(path, &text); !s.ok()) return s;
   YAML::Node root;
   try {
-    std::vector<YAML::Node> docs = YAML::LoadAll(text);
-    if (docs.size() > 1) {
-      // A second document was ignored before: its thresholds looked set.
-      return ConfigError(path, docs[1], "(document 2)",
-                         "a second YAML document ('---'): the config is one document");
+    // A second document was ignored before: its thresholds looked set.
+    // Found by its marker line, not by YAML::LoadAll, which builds every
+    // document (thousands of "---" made the fuzzer time out).
+    int line = 0;
+    bool content = false;
+    for (size_t at = 0; at < text.size();) {
+      size_t nl = text.find('\n', at);
+      if (nl == std::string::npos) nl = text.size();
+      const std::string l = text.substr(at, nl - at);
+      at = nl + 1;
+      ++line;
+      const bool marker = l.rfind("---", 0) == 0 &&
+                          (l.size() == 3 || l[3] == ' ' || l[3] == '\t' || l[3] == '\r');
+      if (marker && content) {
+        return Status::Error(Exit::kConfig,
+                             "config " + path + ":" + std::to_string(line) +
+                                 ": (document 2): a second YAML document ('---'): the "
+                                 "config is one document");
+      }
+      const size_t first = l.find_first_not_of(" \t\r");
+      if (!marker && first != std::string::npos && l[first] != '#') content = true;
+      if (marker) content = true;  // "--- value" or the first document's start
     }
-    if (!docs.empty()) root = docs[0];
+    root = YAML::Load(text);
   } catch (const YAML::ParserException& e) {
     return Status::Error(Exit::kConfig,
                          "config " + path + ":" + std::to_string(e.mark.line + 1) +
