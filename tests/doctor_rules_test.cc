@@ -12,6 +12,7 @@
 
 #include "tools/stats_dump/doctor.h"
 #include "tools/stats_dump/doctor_config.h"
+#include "tools/stats_dump/doctor_trace.h"
 
 namespace tslab::stats_dump {
 namespace {
@@ -268,3 +269,42 @@ TEST(DoctorRules, EachCheckNotJudgedSaysWhichMinimumItLacked) {
 
 }  // namespace
 }  // namespace tslab::stats_dump
+
+// --doctor --trace's reconciliation: a difference between BPF's count and
+// the counter's delta is explained only within the events that fired while
+// the counters were read plus one event under way per thread per edge.
+TEST(DoctorRules, ReconciliationExplainsOnlyTheWindowsEdges) {
+  using tslab::stats_dump::Reconciled;
+  using tslab::stats_dump::TraceReport;
+  TraceReport t;
+  t.threads = 3;
+  t.reconciliation = {
+      {"slow_path", "total_slow_path_hits", 100, 100, 0},      // equal
+      {"invalid_free", "invalid_frees", 131, 100, 25},         // 31 <= 25 + 6
+      {"epoch_close", "epoch_closes", 100, 132, 25},           // 32 > 25 + 6
+  };
+  EXPECT_TRUE(t.reconciliation[0].Explained(t.threads));
+  EXPECT_TRUE(t.reconciliation[1].Explained(t.threads));
+  EXPECT_FALSE(t.reconciliation[2].Explained(t.threads));
+
+  const std::string text = tslab::stats_dump::TraceText(t);
+  EXPECT_NE(text.find("equal the counter deltas over the window for 1; 2 differ, some beyond"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("invalid_free: BPF 131, invalid_frees +100; 25 fired while the counters "
+                      "were read\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("epoch_close: BPF 100, epoch_closes +132; 25 fired while the counters "
+                      "were read: NOT explained"), std::string::npos) << text;
+
+  const auto json = tslab::stats_dump::TraceJson(t, 3);
+  EXPECT_FALSE(json["reconciled"].get<bool>());
+  EXPECT_FALSE(json["all_equal"].get<bool>());
+  EXPECT_EQ(json["reconciliation"][1]["difference"].get<int64_t>(), 31);
+  EXPECT_EQ(json["reconciliation"][1]["read_skew_events"].get<uint64_t>(), 25u);
+  EXPECT_TRUE(json["reconciliation"][1]["explained"].get<bool>());
+  EXPECT_EQ(json["reconciliation"][2]["difference"].get<int64_t>(), -32);
+
+  t.reconciliation.pop_back();
+  EXPECT_TRUE(tslab::stats_dump::TraceJson(t, 3)["reconciled"].get<bool>());
+  EXPECT_NE(tslab::stats_dump::TraceText(t).find("1 differ, all within what that explains"),
+            std::string::npos);
+}

@@ -22,6 +22,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,6 +140,37 @@ class TempDir {
 
 // Copies a file (keeping its mode): a private inode, so no other tracer on
 // the machine can have uprobes on it.
+// argv run in a private mount namespace where an empty tmpfs hides `hide`
+// (/sys/kernel/btf: no kernel BTF; the uprobe PMU's format directory: no
+// ref_ctr_offset): the kernel feature is really missing for that process.
+// Exit 99 if the tmpfs cannot be mounted. Root only.
+inline std::vector<std::string> HidingArgv(const std::string& hide,
+                                           const std::vector<std::string>& argv) {
+  std::vector<std::string> v = {"unshare", "-m", "--propagation", "private", "sh", "-c",
+                                "mount -t tmpfs tslab-test \"$0\" || exit 99; exec \"$@\"",
+                                hide};
+  v.insert(v.end(), argv.begin(), argv.end());
+  return v;
+}
+inline constexpr const char* kHiddenBtf = "/sys/kernel/btf";
+inline constexpr const char* kHiddenRefCtr = "/sys/bus/event_source/devices/uprobe/format";
+
+// A vmlinux where libbpf also looks for BTF, which hiding /sys/kernel/btf
+// would not hide; "" if there is none (the no-BTF tests need none).
+inline std::string BtfOutsideSys() {
+  utsname u;
+  if (uname(&u) != 0) return "uname failed";
+  const std::string r = u.release;
+  for (const std::string& f :
+       {"/boot/vmlinux-" + r, "/lib/modules/" + r + "/vmlinux-" + r,
+        "/lib/modules/" + r + "/build/vmlinux", "/usr/lib/modules/" + r + "/kernel/vmlinux",
+        "/usr/lib/debug/boot/vmlinux-" + r, "/usr/lib/debug/boot/vmlinux-" + r + ".debug",
+        "/usr/lib/debug/lib/modules/" + r + "/vmlinux"}) {
+    if (access(f.c_str(), F_OK) == 0) return f;
+  }
+  return "";
+}
+
 inline bool CopyFile(const std::string& from, const std::string& to) {
   std::error_code ec;
   std::filesystem::copy_file(from, to,

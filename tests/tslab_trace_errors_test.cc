@@ -9,7 +9,6 @@
 // the reason), as the privileged checks need a privileged caller to drop.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -67,12 +66,9 @@ void ExpectOneLine(const Result& r, int code, const std::string& what) {
 // Runs tslab-trace args in a private mount namespace with an empty tmpfs
 // over `hide`.
 Result RunHiding(const std::string& hide, const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {
-      "unshare", "-m", "--propagation", "private", "sh", "-c",
-      "mount -t tmpfs tslab-test \"$0\" || exit 99; exec \"$@\"", hide,
-      Tracer()};
+  std::vector<std::string> argv = {Tracer()};
   argv.insert(argv.end(), args.begin(), args.end());
-  return RunTool(argv);
+  return RunTool(tslab::trace_test::HidingArgv(hide, argv));
 }
 
 // A tslab-demo to point the tracer at, so that only the condition under
@@ -156,21 +152,10 @@ TEST_F(TraceErrors, RootRefusedIsNotToldToRunAsRoot) {
 
 TEST_F(TraceErrors, NoKernelBtf) {
   // Where libbpf also looks for a vmlinux with BTF: none may exist here.
-  utsname u;
-  ASSERT_EQ(uname(&u), 0);
-  const std::string r = u.release;
-  for (const std::string& f :
-       {"/boot/vmlinux-" + r, "/lib/modules/" + r + "/vmlinux-" + r,
-        "/lib/modules/" + r + "/build/vmlinux",
-        "/usr/lib/modules/" + r + "/kernel/vmlinux",
-        "/usr/lib/debug/boot/vmlinux-" + r,
-        "/usr/lib/debug/boot/vmlinux-" + r + ".debug",
-        "/usr/lib/debug/lib/modules/" + r + "/vmlinux"}) {
-    if (access(f.c_str(), F_OK) == 0) {
-      GTEST_SKIP() << f << " provides BTF even with /sys/kernel/btf hidden";
-    }
+  if (const std::string f = tslab::trace_test::BtfOutsideSys(); !f.empty()) {
+    GTEST_SKIP() << f << " provides BTF even with /sys/kernel/btf hidden";
   }
-  Result res = RunHiding("/sys/kernel/btf", {"-p", pid_, "1", "1"});
+  Result res = RunHiding(tslab::trace_test::kHiddenBtf, {"-p", pid_, "1", "1"});
   if (res.code == 99) GTEST_SKIP() << "cannot mount here: " << res.err;
   ExpectOneLine(res, 4, "BTF");
 }
@@ -210,7 +195,7 @@ TEST_F(TraceErrors, NoTslabProbes) {
 }
 
 TEST_F(TraceErrors, NoUprobeSemaphoreSupport) {
-  Result res = RunHiding("/sys/bus/event_source/devices/uprobe/format",
+  Result res = RunHiding(tslab::trace_test::kHiddenRefCtr,
                          {"-p", pid_, "1", "1"});
   if (res.code == 99) GTEST_SKIP() << "cannot mount here: " << res.err;
   ExpectOneLine(res, 7, "semaphore");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
 #include "tools/stats_dump/label_text.h"
@@ -46,6 +47,17 @@ Latency ProbeLatency(const tt_totals& d, const tt_extra& x, int probe,
 uint64_t ProbeCount(const tt_totals& d, int probe) {
   uint64_t n = 0;
   for (int sub = 0; sub < TT_NSUB; ++sub) n += d.cells[probe][sub].count;
+  return n;
+}
+
+// The target's threads (/proc/PID/task), 0 if it cannot be read.
+uint64_t CountThreads(pid_t pid) {
+  std::error_code ec;
+  uint64_t n = 0;
+  for (std::filesystem::directory_iterator it("/proc/" + std::to_string(pid) + "/task", ec), end;
+       !ec && it != end; it.increment(ec)) {
+    ++n;
+  }
   return n;
 }
 
@@ -215,14 +227,13 @@ std::unique_ptr<DoctorTrace> DoctorTrace::Start(pid_t pid, std::string* why) {
 
 DoctorTrace::~DoctorTrace() = default;
 
-void DoctorTrace::MarkFirst() {
-  tracer_->Read(&t0_);
-  mono0_ = Mono();
-}
+void DoctorTrace::ReadTotals(tt_totals* out) const { tracer_->Read(out); }
 
-void DoctorTrace::MarkLast() {
-  tracer_->Read(&t1_);
-  mono1_ = Mono();
+void DoctorTrace::BeforeSample(int edge) { tracer_->Read(&before_[edge]); }
+
+void DoctorTrace::AfterSample(int edge) {
+  tracer_->Read(&after_[edge]);
+  (edge == 0 ? mono0_ : mono1_) = Mono();
 }
 
 TraceReport DoctorTrace::Finish(const std::vector<const Sample*>& first,
@@ -232,7 +243,10 @@ TraceReport DoctorTrace::Finish(const std::vector<const Sample*>& first,
   r.seconds = static_cast<double>(Delta(mono1_, mono0_)) / 1e9;
   tt_extra x{};
   tracer_->ReadExtra(&x);
-  const tt_totals d = trace::Subtract(t1_, t0_);
+  const tt_totals d = trace::Subtract(after_[1], after_[0]);
+  const tt_totals skew0 = trace::Subtract(after_[0], before_[0]);
+  const tt_totals skew1 = trace::Subtract(after_[1], before_[1]);
+  r.threads = CountThreads(pid_);
   r.slow_path = ProbeLatency(d, x, TT_SLOW_PATH, -1);
   r.epoch_close = ProbeLatency(d, x, TT_EPOCH_CLOSE, -1);
   r.madvise = ProbeLatency(d, x, TT_MADVISE, -1);
@@ -255,19 +269,12 @@ TraceReport DoctorTrace::Finish(const std::vector<const Sample*>& first,
     for (const Sample* s : last) after += CounterOf(p, s->snap.global, &rc.counter);
     rc.counter_delta = Delta(after, before);
     rc.bpf = ProbeCount(d, p);
+    rc.skew = ProbeCount(skew0, p) + ProbeCount(skew1, p);
     r.reconciliation.push_back(std::move(rc));
   }
   r.sites = TopSites(pid_, tracer_->ReadStacks(), stacks);
   tracer_.reset();  // detach
   return r;
-}
-
-std::string TraceOnlyChecks(const DoctorConfig& cfg) {
-  std::string out;
-  for (const CheckConfig& c : cfg.checks) {
-    if (c.needs_trace && c.enabled) out += (out.empty() ? "" : ", ") + c.id;
-  }
-  return out + (out.empty() ? "" : ", ") + "latency and call-site evidence";
 }
 
 void JudgeTrace(const TraceReport& t, const DoctorConfig& cfg,

@@ -55,9 +55,20 @@ Latency LatencyFromHist(const __u64* buckets, int n, uint64_t max_ns,
 
 // One probe's events counted by BPF over the window, and the counter that
 // counts the same events (docs/probes.md), its delta over the window.
+// The counters cannot be read at the instant BPF's are: `skew` is the
+// events BPF saw while the counters were being read (both edges), and a
+// difference within skew + 2 x the target's threads (one event under way
+// per thread per edge: the counter is bumped before its probe fires) is
+// explained. Anything beyond that is a disagreement the report shows.
 struct Reconciled {
   std::string probe, counter;
   uint64_t bpf = 0, counter_delta = 0;
+  uint64_t skew = 0;
+  bool Equal() const { return bpf == counter_delta; }
+  bool Explained(uint64_t threads) const {
+    const uint64_t diff = bpf > counter_delta ? bpf - counter_delta : counter_delta - bpf;
+    return diff <= skew + 2 * threads;
+  }
 };
 
 // A call site: the innermost frames outside libtslab of one stack, and how
@@ -80,6 +91,7 @@ struct TraceReport {
   uint64_t madvise_failed = 0;
   double close_nested_madvise_ns = 0;
   std::vector<Reconciled> reconciliation;
+  uint64_t threads = 0;          // the target's, when the window ended
   std::vector<CallSite> sites;   // top --stacks per (probe, kind)
   uint64_t stack_errors = 0;     // events whose stack BPF could not keep
 };
@@ -93,11 +105,16 @@ class DoctorTrace {
   DoctorTrace(const DoctorTrace&) = delete;
   DoctorTrace& operator=(const DoctorTrace&) = delete;
 
-  // The readings at the window's first and last samples (call each right
-  // after that sample's snapshots).
-  void MarkFirst();
-  void MarkLast();
-  // The report over [MarkFirst, MarkLast]: first/last are every
+  // The readings at the window's two edges, edge 0 (first sample) and 1
+  // (last): BeforeSample right before that sample's snapshots, AfterSample
+  // right after. The window is [AfterSample(0), AfterSample(1)]; the
+  // events between each Before and After are the reconciliation's skew.
+  void BeforeSample(int edge);
+  void AfterSample(int edge);
+  // The BPF totals since attach, for tslab-bench's price of a probe hit
+  // under this tracer (bench/usdt_cost.h).
+  void ReadTotals(tt_totals* out) const;
+  // The report over the window: first/last are every
   // allocator's first and last samples. Symbolises `stacks` call sites per
   // probe and kind, then detaches.
   TraceReport Finish(const std::vector<const Sample*>& first,
@@ -107,7 +124,7 @@ class DoctorTrace {
   DoctorTrace() = default;
   pid_t pid_ = 0;
   std::unique_ptr<trace::Tracer> tracer_;
-  tt_totals t0_{}, t1_{};
+  tt_totals before_[2]{}, after_[2]{};
   uint64_t mono0_ = 0, mono1_ = 0;
 };
 

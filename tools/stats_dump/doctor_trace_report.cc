@@ -54,7 +54,7 @@ std::string DurationText(double ns) {
 }
 
 std::string TraceText(const TraceReport& t) {
-  char buf[256];
+  char buf[512];
   std::snprintf(buf, sizeof(buf),
                 "trace (BPF on tslab's USDT probes over the same %.2f s window; "
                 "percentiles interpolated within log2 buckets):\n",
@@ -71,22 +71,38 @@ std::string TraceText(const TraceReport& t) {
          "delay: they run later on the tslab-purge thread); the counters' "
          "epoch_close_total_ns times each class's scan only, so its per-class "
          "average is smaller. slow_path includes a nested slab_new.\n";
-  uint64_t off = 0;
+  uint64_t equal = 0, unexplained = 0;
   std::string diffs;
   for (const Reconciled& r : t.reconciliation) {
-    if (r.bpf == r.counter_delta) continue;
-    ++off;
-    diffs += "      " + r.probe + ": BPF " + GroupedCount(r.bpf) + ", " + r.counter +
-             " +" + GroupedCount(r.counter_delta) + "\n";
+    if (r.Equal()) {
+      ++equal;
+      continue;
+    }
+    const bool explained = r.Explained(t.threads);
+    unexplained += !explained;
+    diffs += "      " + r.probe + ": BPF " + GroupedCount(r.bpf) + ", " + r.counter + " +" +
+             GroupedCount(r.counter_delta) + "; " + GroupedCount(r.skew) +
+             " fired while the counters were read" +
+             (explained ? "" : ": NOT explained by the window's edges") + "\n";
   }
   std::snprintf(buf, sizeof(buf), "  reconciliation: %zu probes; BPF event counts equal "
-                "the counter deltas over the window for %zu",
-                t.reconciliation.size(), t.reconciliation.size() - off);
+                "the counter deltas over the window for %llu",
+                t.reconciliation.size(), static_cast<unsigned long long>(equal));
   out += buf;
-  out += off == 0 ? "\n"
-                  : "; differing (events under way at the window's edges: the counter "
-                    "is bumped before its probe fires, and the snapshot and the BPF "
-                    "reading are a few microseconds apart):\n" + diffs;
+  if (diffs.empty()) {
+    out += "\n";
+  } else {
+    const uint64_t differ = t.reconciliation.size() - equal;
+    std::snprintf(buf, sizeof(buf), "; %llu differ%s (a snapshot and a BPF reading are "
+                  "not one instant: events fire while the counters are read, and a "
+                  "counter is bumped before its probe fires, so each of the %llu threads "
+                  "can have one event under way at each edge):\n",
+                  static_cast<unsigned long long>(differ),
+                  unexplained == 0 ? ", all within what that explains"
+                                   : ", some beyond what that explains",
+                  static_cast<unsigned long long>(t.threads));
+    out += buf + diffs;
+  }
   bool any = false;
   for (const CallSite& c : t.sites) {
     if (!any) out += "  call sites (user stacks since attach, first frame outside libtslab):\n";
@@ -127,16 +143,21 @@ Json TraceJson(const TraceReport& t, int stacks) {
   j["epoch_close_madvise_share"] = MadviseShare(t);
   j["madvise_failed"] = t.madvise_failed;
   Json rec = Json::array();
-  bool all = true;
+  bool all_equal = true, all_explained = true;
   for (const Reconciled& r : t.reconciliation) {
-    all &= r.bpf == r.counter_delta;
+    all_equal &= r.Equal();
+    all_explained &= r.Explained(t.threads);
     rec.push_back({{"probe", r.probe},
                    {"counter", r.counter},
                    {"bpf_events", r.bpf},
                    {"counter_delta", r.counter_delta},
-                   {"difference", static_cast<int64_t>(r.bpf - r.counter_delta)}});
+                   {"difference", static_cast<int64_t>(r.bpf - r.counter_delta)},
+                   {"read_skew_events", r.skew},
+                   {"explained", r.Explained(t.threads)}});
   }
-  j["reconciled"] = all;
+  j["reconciled"] = all_explained;
+  j["all_equal"] = all_equal;
+  j["threads"] = t.threads;
   j["reconciliation"] = std::move(rec);
   j["stacks"] = stacks;
   Json sites = Json::array();
@@ -150,6 +171,14 @@ Json TraceJson(const TraceReport& t, int stacks) {
   j["call_sites"] = std::move(sites);
   j["stack_errors"] = t.stack_errors;
   return j;
+}
+
+std::string TraceOnlyChecks(const DoctorConfig& cfg) {
+  std::string out;
+  for (const CheckConfig& c : cfg.checks) {
+    if (c.needs_trace && c.enabled) out += (out.empty() ? "" : ", ") + c.id;
+  }
+  return out + (out.empty() ? "" : ", ") + "latency and call-site evidence";
 }
 
 std::string NoTraceText(const std::string& why, const DoctorConfig& cfg) {

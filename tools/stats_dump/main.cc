@@ -255,9 +255,10 @@ Status RunDoctor(const Options& o, Exit* verdict) {
   const double window = o.window >= 0 ? o.window : cfg.window_seconds;
   const CheckConfig& growth = cfg.Get("net_slabs_growth");
   const int n = growth.enabled ? std::max(2, static_cast<int>(growth.param)) : 2;
-  // --trace: attached before the first sample, read right after the first
-  // and the last one, detached once the report's call sites are named. A
-  // tracer that cannot attach leaves a counters-only doctor and one line.
+  // --trace: attached before the first sample, read right before and right
+  // after the first and the last one (doctor_trace.h), detached once the
+  // report's call sites are named. A tracer that cannot attach leaves a
+  // counters-only doctor and one line.
   std::unique_ptr<DoctorTrace> tracer;
   std::string no_trace;
   if (o.trace) tracer = DoctorTrace::Start(t.proc.pid, &no_trace);
@@ -273,12 +274,13 @@ Status RunDoctor(const Options& o, Exit* verdict) {
       s = CheckStillThere(t);
       if (!s.ok()) return s;
     }
+    const int edge = k == 0 ? 0 : k == n - 1 ? 1 : -1;
+    if (tracer && edge >= 0) tracer->BeforeSample(edge);
     std::vector<Sample> cur;
     s = SnapshotAll(t, &cur);
     if (!s.ok()) return s;
+    if (tracer && edge >= 0) tracer->AfterSample(edge);
     for (size_t i = 0; i < cur.size(); ++i) per_alloc[i].push_back(cur[i]);
-    if (tracer && k == 0) tracer->MarkFirst();
-    if (tracer && k == n - 1) tracer->MarkLast();
   }
   DoctorRun run;
   run.pid = t.proc.pid;
