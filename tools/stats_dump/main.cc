@@ -338,15 +338,11 @@ Status RunList(const Options& o) {
   std::string dir;
   Status s = ResolveStatsDir(o.dir_flag, &dir);
   if (!s.ok()) return s;
+  // The live regions, then those kept at exit (keep_stats=1), marked as
+  // exited: one scan.
   std::vector<LiveRegion> live;
-  s = ListLive(dir, &live);
+  s = ListRegions(dir, kListLive | kListExited, &live);
   if (!s.ok()) return s;
-  // Then the regions kept at exit (keep_stats=1), marked as exited.
-  std::vector<LiveRegion> exited;
-  s = ListExited(dir, &exited);
-  if (!s.ok()) return s;
-  live.insert(live.end(), std::make_move_iterator(exited.begin()),
-              std::make_move_iterator(exited.end()));
   if (o.json_only) {
     nlohmann::ordered_json j = nlohmann::ordered_json::array();
     for (const LiveRegion& l : live) {

@@ -382,36 +382,80 @@ Status ListCandidates(const std::string& dir, std::vector<Candidate>* out) {
   return Status::Ok();
 }
 
-Status ListLive(const std::string& dir, std::vector<LiveRegion>* out) {
+namespace {
+
+// The --list entry of a file whose writer is alive and maps it; false if
+// the region went stale while it was being opened.
+bool LiveEntry(const Candidate& c, const Owner& owner, LiveRegion* lr) {
+  const ProcInfo& p = owner.proc;
+  std::unique_ptr<Region> r;
+  Region::OpenOptions opt;
+  opt.header_pid = owner.header_pid;
+  Status o = Region::Open(c.path, p, opt, &r);
+  if (o.code == Exit::kStale) return false;
+  lr->pid = p.pid;
+  const std::string raw = ReadRawCmdline(p);
+  lr->command = FormatCmdline(raw, p, 4096, CmdlineForm::kFull);
+  lr->short_command = FormatCmdline(raw, p, 48, CmdlineForm::kProgramBasename);
+  lr->uptime_s = ProcessUptimeSeconds(p);
+  if (o.ok()) {
+    lr->allocator_id = r->identity().allocator_id;
+    lr->name = r->identity().name;
+  } else {
+    lr->note = o.message;
+  }
+  return true;
+}
+
+// The --list entry of a file kept at exit (keep_stats=1) whose writer is
+// proven gone (or does not map it); false if it is not such a region.
+bool ExitedEntry(const Candidate& c, LiveRegion* lr) {
+  ProcInfo p;
+  p.pid = c.pid;
+  Region::OpenOptions opt;
+  opt.header_pid = c.pid;
+  opt.exited = true;
+  std::unique_ptr<Region> r;
+  if (!Region::Open(c.path, p, opt, &r).ok()) return false;
+  const RegionIdentity& id = r->identity();
+  lr->pid = c.pid;
+  lr->allocator_id = id.allocator_id;
+  lr->name = id.name;
+  lr->exited = true;
+  lr->exit_realtime_ns = id.exit_realtime_ns;
+  if (id.exit_realtime_ns > id.create_realtime_ns) {
+    lr->uptime_s = static_cast<double>(id.exit_realtime_ns - id.create_realtime_ns) / 1e9;
+  }
+  return true;
+}
+
+}  // namespace
+
+Status ListRegions(const std::string& dir, unsigned which, std::vector<LiveRegion>* out) {
   out->clear();
   std::vector<Candidate> cands;
   Status s = ListCandidates(dir, &cands);
   if (!s.ok()) return s;
+  // One pass: each file's owner is proven once (a header read,
+  // /proc/PID/stat and /proc/PID/maps), live entries first.
   OwnerResolver resolver;
+  std::vector<LiveRegion> exited;
   for (const Candidate& c : cands) {
     const Owner owner = FindOwner(c.path, c.pid, &resolver);
-    if (owner.kind != Owner::kLive) continue;
-    const ProcInfo& p = owner.proc;
-    std::unique_ptr<Region> r;
-    Region::OpenOptions opt;
-    opt.header_pid = owner.header_pid;
-    Status o = Region::Open(c.path, p, opt, &r);
-    if (o.code == Exit::kStale) continue;
     LiveRegion lr;
-    lr.pid = p.pid;
-    const std::string raw = ReadRawCmdline(p);
-    lr.command = FormatCmdline(raw, p, 4096, CmdlineForm::kFull);
-    lr.short_command = FormatCmdline(raw, p, 48, CmdlineForm::kProgramBasename);
-    lr.uptime_s = ProcessUptimeSeconds(p);
-    if (o.ok()) {
-      lr.allocator_id = r->identity().allocator_id;
-      lr.name = r->identity().name;
-    } else {
-      lr.note = o.message;
+    if (owner.kind == Owner::kLive && (which & kListLive) != 0) {
+      if (LiveEntry(c, owner, &lr)) out->push_back(std::move(lr));
+    } else if (owner.kind == Owner::kGone && (which & kListExited) != 0) {
+      if (ExitedEntry(c, &lr)) exited.push_back(std::move(lr));
     }
-    out->push_back(std::move(lr));
   }
+  out->insert(out->end(), std::make_move_iterator(exited.begin()),
+              std::make_move_iterator(exited.end()));
   return Status::Ok();
+}
+
+Status ListLive(const std::string& dir, std::vector<LiveRegion>* out) {
+  return ListRegions(dir, kListLive, out);
 }
 
 namespace {
@@ -502,37 +546,6 @@ Status TakeExited(const TargetQuery& q, int pid, std::vector<std::unique_ptr<Reg
 }
 
 }  // namespace
-
-Status ListExited(const std::string& dir, std::vector<LiveRegion>* out) {
-  out->clear();
-  std::vector<Candidate> cands;
-  Status s = ListCandidates(dir, &cands);
-  if (!s.ok()) return s;
-  OwnerResolver resolver;
-  for (const Candidate& c : cands) {
-    // Only files whose writer is proven gone (or does not map them).
-    if (FindOwner(c.path, c.pid, &resolver).kind != Owner::kGone) continue;
-    ProcInfo p;
-    p.pid = c.pid;
-    Region::OpenOptions opt;
-    opt.header_pid = c.pid;
-    opt.exited = true;
-    std::unique_ptr<Region> r;
-    if (!Region::Open(c.path, p, opt, &r).ok()) continue;
-    const RegionIdentity& id = r->identity();
-    LiveRegion lr;
-    lr.pid = c.pid;
-    lr.allocator_id = id.allocator_id;
-    lr.name = id.name;
-    lr.exited = true;
-    lr.exit_realtime_ns = id.exit_realtime_ns;
-    if (id.exit_realtime_ns > id.create_realtime_ns) {
-      lr.uptime_s = static_cast<double>(id.exit_realtime_ns - id.create_realtime_ns) / 1e9;
-    }
-    out->push_back(std::move(lr));
-  }
-  return Status::Ok();
-}
 
 Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing) {
   int pid = q.pid;

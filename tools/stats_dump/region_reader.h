@@ -140,10 +140,13 @@ struct LiveRegion {
   uint64_t exit_realtime_ns = 0;  // ListExited: when, 0 if unknown
 };
 Status ListLive(const std::string& dir, std::vector<LiveRegion>* out);
-// Regions kept at exit (keep_stats=1) by processes that are gone (or whose
-// pid was reused), for --list: command empty, uptime_s the time the
-// allocator lived (creation to exit), exited true.
-Status ListExited(const std::string& dir, std::vector<LiveRegion>* out);
+// --list: the live regions (kListLive) and those kept at exit
+// (keep_stats=1) by processes that are gone or whose pid was reused
+// (kListExited: command empty, uptime_s the time the allocator lived,
+// creation to exit, exited true), in one scan of dir, each file's owner
+// proven once; the live entries come first, by pid.
+inline constexpr unsigned kListLive = 1, kListExited = 2;
+Status ListRegions(const std::string& dir, unsigned which, std::vector<LiveRegion>* out);
 
 // --gc: removes the region files of dead processes (those kept at exit
 // with keep_stats=1 too: stale by definition), of reused PIDs and
