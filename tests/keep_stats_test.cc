@@ -6,10 +6,13 @@
 // (The exporter's side is in exporter_test.cc.)
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <sstream>
 #include <string>
@@ -17,6 +20,7 @@
 
 #include "tests/tool_test_util.h"
 #include "tslab/stats_region.h"
+#include "tslab/tslab.h"
 
 namespace {
 
@@ -170,6 +174,46 @@ TEST_F(KeepStatsTest, ReusedPidReadsWhatTheEarlierProcessKept) {
   ASSERT_TRUE(WriteFile(dir_ / ("tslab-" + spid + "-1-0123456789abcdef.stats"), image));
   EXPECT_EQ(StatsDump(dir_.path(), {"-p", spid}).code, 10);
   EXPECT_EQ(sleeper.Stop(SIGKILL), 128 + SIGKILL);
+}
+
+// An allocator destroyed by an exit handler that runs after tslab's own
+// (registered before the first tslab_create, so it runs later) leaves its
+// file EXITED, not DESTROYED: the final numbers stay readable.
+tslab_allocator* g_late_destroyed = nullptr;
+
+TEST_F(KeepStatsTest, DestroyAfterTheExitHandlerKeepsTheFileExited) {
+  std::fflush(nullptr);  // nothing buffered is written twice
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    setenv("TSLAB_OPTIONS", "keep_stats=1", 1);
+    std::atexit([] { tslab_destroy(g_late_destroyed); });
+    tslab_options o;
+    tslab_options_init(&o);
+    o.name = "late";
+    const std::string dir = dir_.path();
+    o.stats_dir = dir.c_str();
+    g_late_destroyed = tslab_create(&o);
+    if (g_late_destroyed == nullptr) _exit(3);
+    if (tslab_alloc(g_late_destroyed, 64, tslab_epoch_current(g_late_destroyed), nullptr) ==
+        nullptr) {
+      _exit(4);
+    }
+    std::exit(0);  // tslab's handler marks EXITED, then ours destroys
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+  const std::vector<std::string> files = dir_.Regions();
+  ASSERT_EQ(files.size(), 1u);
+  const TslabRegionHeader h = ReadHeader(dir_ / files[0]);
+  EXPECT_EQ(h.state, TSLAB_REGION_STATE_EXITED);
+  EXPECT_NE(h.exit_realtime_ns, 0u);
+  RunResult r = StatsDump(dir_.path(), {"-p", std::to_string(pid)});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::vector<Json> docs = JsonLines(r.out);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs[0]["allocator_name"], "late");
 }
 
 }  // namespace
