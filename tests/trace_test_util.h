@@ -243,6 +243,35 @@ inline bool ReadRegion(const std::string& path, TslabSnapshot* out) {
   return rc == 0;
 }
 
+// The region once its allocator has settled: after a workload ends, the
+// purge thread still gives the last closes' pages back (purge delay, 10 ms
+// by default, then a madvise per run of slabs, each counted and probed).
+// Polls every 10 ms until no dirty slab is left and the counters that
+// thread moves have not changed for `quiet_s` (100 ms: ten purge delays).
+inline bool ReadSettledRegion(const std::string& path, TslabSnapshot* out,
+                              double timeout_s, double quiet_s = 0.1) {
+  auto key = [](const TslabSnapshot& s) {
+    return std::vector<uint64_t>{s.global.total_madvise_calls, s.global.total_madvise_bytes,
+                                 s.global.epoch_closes, s.global.total_allocs,
+                                 s.global.total_resident_empty_slabs};
+  };
+  std::vector<uint64_t> last;
+  auto since = std::chrono::steady_clock::now();
+  return WaitUntil(
+      [&] {
+        if (!ReadRegion(path, out)) return false;
+        const std::vector<uint64_t> k = key(*out);
+        const auto now = std::chrono::steady_clock::now();
+        if (k != last) {
+          last = k;
+          since = now;
+          return false;
+        }
+        return k.back() == 0 && Seconds(now - since) >= quiet_s;
+      },
+      timeout_s);
+}
+
 // Reads n bytes of pid's memory at addr.
 inline bool ReadMem(pid_t pid, uint64_t addr, void* buf, size_t n) {
   int fd = open(("/proc/" + std::to_string(pid) + "/mem").c_str(),

@@ -246,7 +246,9 @@ void RunTraced(const DemoFiles& f, const std::vector<std::string>& demo_args,
     ASSERT_TRUE(tslab::trace_test::WaitForLineWhile(&d.proc, "done ", &t,
                                                     delay + kTimeout))
         << "tslab-demo did not finish: " << d.proc.Rest(Subprocess::kErr);
-    ASSERT_TRUE(ReadRegion(d.region, &r->after));
+    // The purge thread's last madvise calls come after "done": they are
+    // in the trace, so they must be in "after" too.
+    ASSERT_TRUE(tslab::trace_test::ReadSettledRegion(d.region, &r->after, kTimeout));
     Subprocess sd;
     Subprocess::Options so;
     so.argv = {BuildDir() + "/bin/stats_dump", "-p",
