@@ -106,9 +106,21 @@ static __always_inline __u32 tt_tid(void) {
   return (__u32)bpf_get_current_pid_tgid();
 }
 
-/* Counts the calling user stack under (probe, sub). */
+/* Counts the calling user stack under (probe, sub): every event's up to
+ * TT_STACK_ALL of them, then one in TT_STACK_EVERY, counted for as many
+ * (tslab_trace.h). The clock is read after its own increment, not fetched
+ * with it: under a race two events may share a tick (one more or fewer
+ * sample), which an estimate can afford. */
 static __always_inline void tt_stack(void *ctx, __u32 probe, __u32 sub) {
-  if (!doctor) return;
+  if (!doctor || probe >= TT_NPROBES) return;
+  __u64 *seen = &extra.stack_seen[probe][sub & (TT_NSUB - 1)];
+  __sync_fetch_and_add(seen, 1);
+  const __u64 n = *seen;
+  __u64 weight = 1;
+  if (n > TT_STACK_ALL) {
+    if ((n & (TT_STACK_EVERY - 1)) != 0) return;
+    weight = TT_STACK_EVERY;
+  }
   struct tt_stack_key k = {};
   k.probe = probe;
   k.sub = sub;
@@ -117,15 +129,14 @@ static __always_inline void tt_stack(void *ctx, __u32 probe, __u32 sub) {
     __sync_fetch_and_add(&extra.stack_errors, 1);
     return;
   }
-  __u64 *n = bpf_map_lookup_elem(&tt_stack_counts, &k);
-  if (n) {
-    __sync_fetch_and_add(n, 1);
+  __u64 *c = bpf_map_lookup_elem(&tt_stack_counts, &k);
+  if (c) {
+    __sync_fetch_and_add(c, weight);
     return;
   }
-  __u64 one = 1;
-  if (bpf_map_update_elem(&tt_stack_counts, &k, &one, BPF_NOEXIST) != 0) {
-    n = bpf_map_lookup_elem(&tt_stack_counts, &k);
-    if (n) __sync_fetch_and_add(n, 1);
+  if (bpf_map_update_elem(&tt_stack_counts, &k, &weight, BPF_NOEXIST) != 0) {
+    c = bpf_map_lookup_elem(&tt_stack_counts, &k);
+    if (c) __sync_fetch_and_add(c, weight);
     else __sync_fetch_and_add(&extra.stack_errors, 1);
   }
 }

@@ -84,6 +84,18 @@ TEST_F(DoctorTraceTest, AllocationsIntoClosedEpochsNameTheirCaller) {
   EXPECT_TRUE(StartsWith(frame, "demo::AllocIntoClosedEpoch+0x")) << site->dump();
   EXPECT_GT((*site)["share"].get<double>(), 0.5);
   EXPECT_GT((*site)["count"].get<uint64_t>(), 0u);
+  // Past 64 events one stack in 32 is taken and counted for 32: the
+  // estimate stays near BPF's exact count (stacks since attach, a little
+  // longer than the window).
+  EXPECT_EQ(report["trace"]["call_site_sampling"]["every_event_up_to"], 64);
+  EXPECT_EQ(report["trace"]["call_site_sampling"]["then_one_in"], 32);
+  uint64_t traced = 0;
+  for (const Json& e : report["trace"]["reconciliation"]) {
+    if (e["probe"] == "epoch_closed_alloc") traced = e["bpf_events"];
+  }
+  const double estimate = (*site)["count"].get<double>() / (*site)["share"].get<double>();
+  EXPECT_GT(estimate, 0.5 * static_cast<double>(traced)) << site->dump() << " vs " << traced;
+  EXPECT_LT(estimate, 2.0 * static_cast<double>(traced) + 64) << site->dump() << " vs " << traced;
   const Json* f = FindingOf(report, "epoch_closed_allocs");
   ASSERT_NE(f, nullptr);
   const std::string evidence = (*f)["evidence"];

@@ -105,7 +105,11 @@ std::string TraceText(const TraceReport& t) {
   }
   bool any = false;
   for (const CallSite& c : t.sites) {
-    if (!any) out += "  call sites (user stacks since attach, first frame outside libtslab):\n";
+    if (!any) {
+      out += "  call sites (user stacks since attach, first frame outside libtslab; past " +
+             std::to_string(TT_STACK_ALL) + " events of a probe, one stack in " +
+             std::to_string(TT_STACK_EVERY) + " is taken: counts are estimates):\n";
+    }
     any = true;
     std::string chain;
     for (size_t i = 0; i < c.frames.size() && i < 3; ++i) {
@@ -160,6 +164,8 @@ Json TraceJson(const TraceReport& t, int stacks) {
   j["threads"] = t.threads;
   j["reconciliation"] = std::move(rec);
   j["stacks"] = stacks;
+  j["call_site_sampling"] = {{"every_event_up_to", TT_STACK_ALL},
+                             {"then_one_in", TT_STACK_EVERY}};
   Json sites = Json::array();
   for (const CallSite& c : t.sites) {
     sites.push_back({{"probe", c.probe},
