@@ -292,14 +292,18 @@ int RunUsdtCost(const Options& o, WorkerCopies* copies, ResultStore* store) {
       std::cerr << "tslab-bench: tracing round " << r + 1 << ", tslab-demo: " << err << "\n";
     }
     if (bench.ProbeHitRound(r, store, &err)) {
-      char b[200];
-      std::snprintf(b, sizeof(b),
-                    "ns per epoch_advance call: untraced %.0f, bare uprobe %.0f, "
-                    "tslab-trace %.0f",
-                    store->Values({"untraced", "probe-hit", "ns_per_call"}).back(),
-                    store->Values({"bare-uprobe", "probe-hit", "ns_per_call"}).back(),
-                    store->Values({"tslab-trace", "probe-hit", "ns_per_call"}).back());
-      std::cerr << tag << b << "\n";
+      for (const char* w : {"probe-hit", "probe-hit-stack"}) {
+        char b[240];
+        std::snprintf(b, sizeof(b),
+                      "ns per %s call: untraced %.0f, bare uprobe %.0f, tslab-trace %.0f, "
+                      "doctor %.0f",
+                      std::string(w) == "probe-hit" ? "epoch_advance" : "refused free",
+                      store->Values({"untraced", w, "ns_per_call"}).back(),
+                      store->Values({"bare-uprobe", w, "ns_per_call"}).back(),
+                      store->Values({"tslab-trace", w, "ns_per_call"}).back(),
+                      store->Values({"doctor-trace", w, "ns_per_call"}).back());
+        std::cerr << tag << b << "\n";
+      }
     } else {
       ++failures;
       std::cerr << "tslab-bench: tracing round " << r + 1 << ", probe hit: " << err << "\n";
@@ -480,9 +484,11 @@ int Run(const Options& o) {
         "round; cost per hit: "
         "bench_usdt_loop, " +
         std::to_string(o.usdt.loop_chunks) + " chunks x " + std::to_string(o.usdt.loop_iters) +
-        " tslab_epoch_advance() calls (one epoch_advance hit each), untraced / empty uprobe "
-        "on that site / tslab-trace --probe epoch_advance; ns/call = median chunk, per hit = "
-        "(traced - untraced) / hits per call");
+        " calls of tslab_epoch_advance() (one epoch_advance hit each) and of a refused "
+        "free (one invalid_free hit each), untraced / empty uprobe on that site / "
+        "tslab-trace --probe NAME / the tracer of stats_dump --doctor --trace (every "
+        "probe, doctor mode: user stacks of invalid_free); ns/call = median chunk, per hit "
+        "= (traced - untraced) / hits per call");
   const std::string region = store.Info("tslab", "region_path");
   if (tslab != nullptr)
     setup.notes.push_back("  tslab stats region: " +

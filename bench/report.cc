@@ -192,7 +192,7 @@ std::string FormatTracing(const ResultStore& s, bool markdown) {
     if (!skip.empty()) o << "\n" << h << "Tracing costs (tslab-trace): " << skip << "\n";
     return o.str();
   }
-  o << "\n" << h << "Tracing costs (tslab-trace), medians over rounds\n";
+  o << "\n" << h << "Tracing costs (tslab-trace, stats_dump --doctor --trace), medians over rounds\n";
   if (markdown) o << "\n";
   Table d({"tslab-demo", "Mops/s", "Mops/cpu-s", "probe hits/s"});
   for (const char* row : {"untraced", "bare-uprobe", "tslab-trace"})
@@ -203,18 +203,24 @@ std::string FormatTracing(const ResultStore& s, bool markdown) {
     d.Row({row, Fmt(s.Median({row, "demo", "ops_per_s_ratio"}), 3) + "x",
            Fmt(s.Median({row, "demo", "ops_per_cpu_s_ratio"}), 3) + "x", ""});
   o << d.Render(markdown) << "\n";
-  Table p({"epoch_advance loop", "ns/call", "min chunk", "CPU ns/call", "ns/hit", "CPU ns/hit"});
-  for (const char* row : {"untraced", "bare-uprobe", "tslab-trace"}) {
-    auto m = [&](const char* metric, int prec) {
-      return Fmt(s.Median({row, "probe-hit", metric}), prec);
-    };
-    p.Row({row, m("ns_per_call", 1), m("ns_per_call_min", 1), m("cpu_ns_per_call", 1),
-           m("ns_per_hit", 1), m("cpu_ns_per_hit", 1)});
+  for (const auto& [workload, title] :
+       {std::pair{"probe-hit", "epoch_advance loop"},
+        std::pair{"probe-hit-stack", "invalid_free loop (doctor: user stack)"}}) {
+    if (!has(workload)) continue;
+    Table p({title, "ns/call", "min chunk", "CPU ns/call", "ns/hit", "CPU ns/hit"});
+    for (const char* row : {"untraced", "bare-uprobe", "tslab-trace", "doctor-trace"}) {
+      auto m = [&](const char* metric, int prec) {
+        return Fmt(s.Median({row, workload, metric}), prec);
+      };
+      p.Row({row, m("ns_per_call", 1), m("ns_per_call_min", 1), m("cpu_ns_per_call", 1),
+             m("ns_per_hit", 1), m("cpu_ns_per_hit", 1)});
+    }
+    for (const char* row : {"tslab-trace/bare-uprobe", "doctor-trace/bare-uprobe"}) {
+      p.Row({row, "", "", "", Fmt(s.Median({row, workload, "cost_ratio"}), 2) + "x",
+             Fmt(s.Median({row, workload, "cpu_cost_ratio"}), 2) + "x"});
+    }
+    o << p.Render(markdown) << "\n";
   }
-  p.Row({"tslab-trace/bare-uprobe", "", "", "",
-         Fmt(s.Median({"tslab-trace/bare-uprobe", "probe-hit", "cost_ratio"}), 2) + "x",
-         Fmt(s.Median({"tslab-trace/bare-uprobe", "probe-hit", "cpu_cost_ratio"}), 2) + "x"});
-  o << p.Render(markdown);
   return o.str();
 }
 

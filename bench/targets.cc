@@ -118,7 +118,7 @@ std::string TracingMissing(const ResultStore& s) {
   return skip.empty() ? "no results (every tracing round failed, see stderr)" : skip;
 }
 
-// The two targets of usdt_cost.h, judged on wall time like the others,
+// The targets of usdt_cost.h, judged on wall time like the others,
 // the CPU-time reading beside.
 void AddTracingTargets(const ResultStore& s, Checker* c) {
   const Key demo{"tslab-trace/untraced", "demo", "ops_per_s_ratio"};
@@ -132,18 +132,29 @@ void AddTracingTargets(const ResultStore& s, Checker* c) {
   c->Judge(
       {"tslab-demo with tslab-trace attached >= 0.95x unattached", Goal::kAtLeast, 0.95, 3, "x"},
       demo, detail, TracingMissing(s));
-  auto m = [&](const char* row, const char* metric) {
-    return F(s.Median({row, "probe-hit", metric}), 0);
+  // Per hit, tracer vs the bare uprobe on the same loop, wall and CPU time.
+  auto per_hit = [&](const char* tracer, const char* workload) {
+    auto m = [&](const char* row, const char* metric) {
+      return F(s.Median({row, workload, metric}), 0);
+    };
+    const std::string ratio = std::string(tracer) + "/bare-uprobe";
+    return std::string(tracer) + " " + m(tracer, "ns_per_hit") + " ns vs bare " +
+           m("bare-uprobe", "ns_per_hit") + " ns per hit; by CPU time " +
+           m(tracer, "cpu_ns_per_hit") + " vs " + m("bare-uprobe", "cpu_ns_per_hit") +
+           " ns: " + F(s.Median({ratio, workload, "cpu_cost_ratio"}), 2) + "x";
   };
   c->Judge(
       {"cost per probe hit <= 1.5x a bare uprobe + empty BPF program", Goal::kAtMost, 1.5, 2, "x"},
-      {"tslab-trace/bare-uprobe", "probe-hit", "cost_ratio"},
-      "tslab-trace " + m("tslab-trace", "ns_per_hit") + " ns vs bare " +
-          m("bare-uprobe", "ns_per_hit") + " ns per hit; by CPU time " +
-          m("tslab-trace", "cpu_ns_per_hit") + " vs " + m("bare-uprobe", "cpu_ns_per_hit") +
-          " ns: " + F(s.Median({"tslab-trace/bare-uprobe", "probe-hit", "cpu_cost_ratio"}), 2) +
-          "x",
+      {"tslab-trace/bare-uprobe", "probe-hit", "cost_ratio"}, per_hit("tslab-trace", "probe-hit"),
       TracingMissing(s));
+  c->Judge({"--doctor --trace: cost per epoch_advance hit <= 1.2x a bare uprobe", Goal::kAtMost,
+            1.2, 2, "x"},
+           {"doctor-trace/bare-uprobe", "probe-hit", "cost_ratio"},
+           per_hit("doctor-trace", "probe-hit"), TracingMissing(s));
+  c->Judge({"--doctor --trace: cost per invalid_free hit (user stack) <= 1.2x a bare uprobe",
+            Goal::kAtMost, 1.2, 2, "x"},
+           {"doctor-trace/bare-uprobe", "probe-hit-stack", "cost_ratio"},
+           per_hit("doctor-trace", "probe-hit-stack"), TracingMissing(s));
 }
 
 }  // namespace

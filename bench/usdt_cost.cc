@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "bench/runner.h"
+#include "tools/stats_dump/doctor_trace.h"
 #include "tools/tslab-trace/elf_probes.h"
+#include "tools/tslab-trace/probes.h"
 
 // The generated skeleton is C; silence what C++ warns about in it.
 #pragma GCC diagnostic push
@@ -33,7 +35,6 @@ namespace tslab::bench {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr char kProbe[] = "epoch_advance";  // the loop's probe
 
 double Since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -253,9 +254,18 @@ class BareUprobes {
   std::vector<bpf_link*> links_;
 };
 
-// Conditions, in the order of the rows; rotated by round.
+// Conditions of the demo runs, in the order of the rows; rotated by round.
 constexpr int kConditions = 3;
 constexpr const char* kRows[kConditions] = {"untraced", "bare-uprobe", "tslab-trace"};
+// bench_usdt_loop's two loops (usdt_loop.cc).
+constexpr UsdtCostBench::HitLoop kHitLoops[] = {
+    {"epoch_advance", SIGUSR1, "probe-hit"},
+    {"invalid_free", SIGUSR2, "probe-hit-stack"},
+};
+// Conditions of the probe-hit loops: the demo's, then the doctor's tracer.
+constexpr int kHitConditions = 4;
+constexpr const char* kHitRows[kHitConditions] = {"untraced", "bare-uprobe", "tslab-trace",
+                                                  "doctor-trace"};
 
 }  // namespace
 
@@ -366,69 +376,110 @@ bool UsdtCostBench::ProbeHitRound(int round, ResultStore* store, std::string* er
     }
     st.loop_pid = st.loop.pid();
   }
+  for (const HitLoop& loop : kHitLoops) {
+    if (!ProbeHitLoop(loop, round, store, err)) {
+      *err = std::string(loop.probe) + " loop: " + *err;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool UsdtCostBench::ProbeHitLoop(const HitLoop& loop, int round, ResultStore* store,
+                                 std::string* err) {
+  State& st = *st_;
   auto measure = [&](nlohmann::json* m) {
-    kill(st.loop_pid, SIGUSR1);
+    kill(st.loop_pid, loop.signal);
     std::string line;
     if (!st.loop.ReadLine(cfg_.timeout_s, &line, err)) {
       *err = "bench_usdt_loop: " + *err;
       return false;
     }
     auto doc = nlohmann::json::parse(line, nullptr, false);
-    if (doc.is_discarded() || !doc.contains("metrics")) {
+    if (doc.is_discarded() || !doc.contains("metrics") ||
+        doc["metrics"].value("probe", "") != loop.probe) {
       *err = "bench_usdt_loop: unreadable line '" + line.substr(0, 120) + "'";
       return false;
     }
     *m = doc["metrics"];
     return true;
   };
+  // A tracer attached before the measurement began and until after it
+  // ended must have seen every call (warm-up included) exactly once.
+  auto check = [&](const char* who, uint64_t hits, const nlohmann::json& m) {
+    const double calls = m.value("probe_events", 0.0);
+    if (calls > 0 && static_cast<double>(hits) == calls) return true;
+    *err = std::string(who) + " counted " + std::to_string(hits) + " " + loop.probe +
+           " hits for " + std::to_string(static_cast<uint64_t>(calls)) + " calls";
+    return false;
+  };
 
-  nlohmann::json res[kConditions];
-  double hits_per_call = 0;
-  for (int k = 0; k < kConditions; ++k) {
-    const int c = (k + round) % kConditions;
+  nlohmann::json res[kHitConditions];
+  // BPF program runs per call, whatever probe they were (the bare uprobe
+  // sits on the loop's probe only: 1).
+  double hits_per_call[kHitConditions] = {0, 1, 1, 1};
+  for (int k = 0; k < kHitConditions; ++k) {
+    const int c = (k + round) % kHitConditions;
     if (c == 0) {
       if (!measure(&res[c])) return false;
     } else if (c == 1) {
       BareUprobes bare;
-      if (!bare.Attach(st.skel, cfg_.loop, st.loop_pid, kProbe, err) || !measure(&res[c]))
+      if (!bare.Attach(st.skel, cfg_.loop, st.loop_pid, loop.probe, err) || !measure(&res[c]))
         return false;
-    } else {
+    } else if (c == 2) {
       TraceProcess trace;
-      if (!trace.Start(cfg_.trace, st.loop_pid, {"--probe", kProbe}, cfg_.timeout_s, err))
+      if (!trace.Start(cfg_.trace, st.loop_pid, {"--probe", loop.probe}, cfg_.timeout_s, err))
         return false;
-      uint64_t hits = 0;
-      if (!measure(&res[c]) || !trace.StopAndCount({kProbe}, cfg_.timeout_s, &hits, err))
+      uint64_t hits = 0;  // tslab-trace attached to this probe only
+      if (!measure(&res[c]) || !trace.StopAndCount({loop.probe}, cfg_.timeout_s, &hits, err) ||
+          !check("tslab-trace", hits, res[c]))
         return false;
-      // Attached before the measurement began and until after it ended, so
-      // it must have seen every call (warm-up included) exactly once.
-      const double calls = res[c].value("epoch_advances", 0.0);
-      if (calls <= 0 || static_cast<double>(hits) != calls) {
-        *err = "tslab-trace counted " + std::to_string(hits) + " epoch_advance hits for " +
-               std::to_string(static_cast<uint64_t>(calls)) + " calls";
+      hits_per_call[c] = 1;
+    } else {
+      // The tracer of stats_dump --doctor --trace, attached as stats_dump
+      // attaches it: every probe, per class, doctor mode (maxima, nested
+      // madvise, user stacks).
+      std::string why;
+      std::unique_ptr<stats_dump::DoctorTrace> doctor =
+          stats_dump::DoctorTrace::Start(st.loop_pid, &why);
+      if (doctor == nullptr) {
+        *err = "stats_dump --doctor --trace's tracer: " + why;
         return false;
       }
-      hits_per_call = static_cast<double>(hits) / calls;
+      if (!measure(&res[c])) return false;
+      tt_totals t{};
+      doctor->ReadTotals(&t);
+      uint64_t hits = 0, all = 0;
+      for (int p = 0; p < TT_NPROBES; ++p) {
+        for (int sub = 0; sub < TT_NSUB; ++sub) {
+          all += t.cells[p][sub].count;
+          if (trace::kProbes[p].name == std::string(loop.probe)) hits += t.cells[p][sub].count;
+        }
+      }
+      if (!check("the doctor's tracer", hits, res[c])) return false;
+      hits_per_call[c] = static_cast<double>(all) / res[c].value("probe_events", 1.0);
     }
   }
   auto get = [&](int c, const char* metric) { return res[c].value(metric, 0.0); };
-  for (int c = 0; c < kConditions; ++c) {
-    store->Add({kRows[c], "probe-hit", "ns_per_call"}, round, get(c, "wall_ns_per_iter"));
-    store->Add({kRows[c], "probe-hit", "ns_per_call_min"}, round, get(c, "wall_ns_per_iter_min"));
-    store->Add({kRows[c], "probe-hit", "cpu_ns_per_call"}, round, get(c, "cpu_ns_per_iter"));
+  for (int c = 0; c < kHitConditions; ++c) {
+    store->Add({kHitRows[c], loop.workload, "ns_per_call"}, round, get(c, "wall_ns_per_iter"));
+    store->Add({kHitRows[c], loop.workload, "ns_per_call_min"}, round,
+               get(c, "wall_ns_per_iter_min"));
+    store->Add({kHitRows[c], loop.workload, "cpu_ns_per_call"}, round, get(c, "cpu_ns_per_iter"));
   }
-  // The bare uprobe sits on the same site, so it is hit as often.
-  double wall[kConditions] = {}, cpu[kConditions] = {};
-  for (int c = 1; c < kConditions; ++c) {
-    wall[c] = (get(c, "wall_ns_per_iter") - get(0, "wall_ns_per_iter")) / hits_per_call;
-    cpu[c] = (get(c, "cpu_ns_per_iter") - get(0, "cpu_ns_per_iter")) / hits_per_call;
-    store->Add({kRows[c], "probe-hit", "ns_per_hit"}, round, wall[c]);
-    store->Add({kRows[c], "probe-hit", "cpu_ns_per_hit"}, round, cpu[c]);
+  double wall[kHitConditions] = {}, cpu[kHitConditions] = {};
+  for (int c = 1; c < kHitConditions; ++c) {
+    wall[c] = (get(c, "wall_ns_per_iter") - get(0, "wall_ns_per_iter")) / hits_per_call[c];
+    cpu[c] = (get(c, "cpu_ns_per_iter") - get(0, "cpu_ns_per_iter")) / hits_per_call[c];
+    store->Add({kHitRows[c], loop.workload, "ns_per_hit"}, round, wall[c]);
+    store->Add({kHitRows[c], loop.workload, "cpu_ns_per_hit"}, round, cpu[c]);
+    if (c >= 2) {
+      store->Add({kHitRows[c], loop.workload, "hits_per_call"}, round, hits_per_call[c]);
+      const std::string ratio = std::string(kHitRows[c]) + "/bare-uprobe";
+      if (wall[1] > 0) store->Add({ratio, loop.workload, "cost_ratio"}, round, wall[c] / wall[1]);
+      if (cpu[1] > 0) store->Add({ratio, loop.workload, "cpu_cost_ratio"}, round, cpu[c] / cpu[1]);
+    }
   }
-  store->Add({"tslab-trace", "probe-hit", "hits_per_call"}, round, hits_per_call);
-  if (wall[1] > 0)
-    store->Add({"tslab-trace/bare-uprobe", "probe-hit", "cost_ratio"}, round, wall[2] / wall[1]);
-  if (cpu[1] > 0)
-    store->Add({"tslab-trace/bare-uprobe", "probe-hit", "cpu_cost_ratio"}, round, cpu[2] / cpu[1]);
   return true;
 }
 

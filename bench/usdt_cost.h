@@ -1,6 +1,7 @@
-// bench/usdt_cost.h: what tracing with tslab-trace costs (issue 4's last two
-// performance targets; the first, probes present but not attached, is the
-// tslab vs tslab-nousdt churn ratio of the main tables).
+// bench/usdt_cost.h: what tracing with tslab-trace and stats_dump --doctor
+// --trace costs (issue 4's last two performance targets and issue 10's;
+// issue 4's first, probes present but not attached, is the tslab vs
+// tslab-nousdt churn ratio of the main tables).
 //
 // Purpose, per round (the driver interleaves: the order of the conditions
 // is rotated by the round number):
@@ -14,17 +15,25 @@
 //    end; by CPU time from /proc/PID/stat (the uprobe traps and BPF
 //    programs run in the demo's threads, so they are in it). Target:
 //    tslab-trace >= 0.95x unattached.
-//  - Probe hit: bench_usdt_loop (usdt_loop.cc) calls tslab_epoch_advance()
-//    in a loop, one epoch_advance probe hit per call, untraced, with a bare
-//    uprobe running an empty BPF program (bpf/bench_empty_uprobe.bpf.c) at
-//    every epoch_advance site, and with `tslab-trace --probe epoch_advance`.
-//    Cost per hit = (ns per call traced - untraced) / hits per call (hits
-//    counted by tslab-trace itself, checked against the allocator's own
-//    count). Target: tslab-trace's cost <= 1.5x the bare uprobe's.
+//  - Probe hit: bench_usdt_loop (usdt_loop.cc) runs two loops, each firing
+//    one probe per call: tslab_epoch_advance() (epoch_advance, a program
+//    that only counts) and a refused free (invalid_free, whose program
+//    under the doctor also takes the user stack). Each untraced, with a
+//    bare uprobe running an empty BPF program (bpf/bench_empty_uprobe.bpf.c)
+//    at the probe's sites, with `tslab-trace --probe NAME`, and with the
+//    tracer of `stats_dump --doctor --trace` (stats_dump::DoctorTrace,
+//    attached in this process as stats_dump attaches it: every probe,
+//    doctor mode). Cost per hit = (ns per call traced - untraced) / BPF
+//    program runs per call (counted by the tracer itself; its count of the
+//    loop's probe is checked against the allocator's own). Targets:
+//    tslab-trace's cost <= 1.5x the bare uprobe's (epoch_advance); the
+//    doctor's <= 1.2x (issue 10), on both loops.
 // Every value goes into the ResultStore under the rows "untraced",
-// "bare-uprobe", "tslab-trace" (workloads "demo" and "probe-hit") and the
-// per-round ratios "bare-uprobe/untraced", "tslab-trace/untraced" (demo)
-// and "tslab-trace/bare-uprobe" (probe-hit).
+// "bare-uprobe", "tslab-trace" (workloads "demo", "probe-hit" for the
+// epoch_advance loop and "probe-hit-stack" for the invalid_free loop),
+// "doctor-trace" (the two probe-hit workloads), and the per-round ratios
+// "bare-uprobe/untraced", "tslab-trace/untraced" (demo),
+// "tslab-trace/bare-uprobe" and "doctor-trace/bare-uprobe" (probe-hit*).
 //
 // Invariants: needs root (BPF); UsdtCostUnavailable() says why not. Only
 // processes this module started are signalled or killed, by pid.
@@ -71,6 +80,14 @@ class UsdtCostBench {
   bool DemoRound(int round, ResultStore* store, std::string* err);
   bool ProbeHitRound(int round, ResultStore* store, std::string* err);
 
+  // One loop of bench_usdt_loop: its probe, the signal that runs it, the
+  // ResultStore workload of its rows.
+  struct HitLoop {
+    const char* probe;
+    int signal;
+    const char* workload;
+  };
+
  private:
   struct State;
   struct DemoResult {
@@ -78,6 +95,7 @@ class UsdtCostBench {
   };
   bool DemoRun(int condition, int round, double delay, DemoResult* out, bool* late,
                std::string* err);
+  bool ProbeHitLoop(const HitLoop& loop, int round, ResultStore* store, std::string* err);
 
   UsdtCostConfig cfg_;
   double bare_delay_ = 0.5;  // --delay for the empty uprobes' run

@@ -69,15 +69,20 @@ $(BIN)/bench_usdt_loop: $(OBJ)/bench/usdt_loop.o $(LIBTSLAB_A)
 
 # The driver links libtslab.a only for tslab_region_snapshot() (the
 # snapshot-latency measurement); it never allocates through it. libbpf and
-# tslab-trace's ELF note reader: the bare uprobe of the tracing costs.
+# tslab-trace's ELF note reader: the bare uprobe of the tracing costs;
+# stats_dump's reader (libtslab_tools.a) with the tracer library
+# (libtslab_trace.a): the doctor's tracer, priced per probe hit. Both are
+# spelled out: mk/stats_dump.mk and mk/trace.mk are included after this file.
 # proc.o: the epoch workload's RssAnon, read from /proc/PID/status.
 BENCH_ELF_PROBES_OBJ := $(OBJ)/tools/tslab-trace/elf_probes.o
 BENCH_DRIVER_SHARED := $(OBJ)/bench/tsc.o $(OBJ)/bench/proc.o
-$(BIN)/tslab-bench: $(BENCH_DRIVER_OBJS) $(BENCH_DRIVER_SHARED) $(BENCH_ELF_PROBES_OBJ) $(LIBTSLAB_A)
+BENCH_TOOL_LIBS := $(LIBDIR)/libtslab_tools.a $(LIBDIR)/libtslab_trace.a
+$(BIN)/tslab-bench: $(BENCH_DRIVER_OBJS) $(BENCH_DRIVER_SHARED) $(BENCH_ELF_PROBES_OBJ) \
+  $(BENCH_TOOL_LIBS) $(LIBTSLAB_A)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CXX) $(LDFLAGS) -o $@ $(BENCH_DRIVER_OBJS) $(BENCH_DRIVER_SHARED) $(BENCH_ELF_PROBES_OBJ) \
-	  $(TEST_SUPPORT_A) $(TSLAB_LDLIBS) $(LIBBPF_LIBS)
+	  $(BENCH_TOOL_LIBS) $(TEST_SUPPORT_A) $(TSLAB_LDLIBS) $(LIBBPF_LIBS) -lyaml-cpp
 
 .PHONY: bench-build
 bench-build: $(BIN)/tslab-bench $(patsubst %,$(BIN)/bench_worker_%,$(BENCH_WORKERS)) \
