@@ -298,10 +298,10 @@ int RunUsdtCost(const Options& o, WorkerCopies* copies, ResultStore* store) {
                       "ns per %s call: untraced %.0f, bare uprobe %.0f, tslab-trace %.0f, "
                       "doctor %.0f",
                       std::string(w) == "probe-hit" ? "epoch_advance" : "refused free",
-                      store->Values({"untraced", w, "ns_per_call"}).back(),
-                      store->Values({"bare-uprobe", w, "ns_per_call"}).back(),
-                      store->Values({"tslab-trace", w, "ns_per_call"}).back(),
-                      store->Values({"doctor-trace", w, "ns_per_call"}).back());
+                      store->Values({kTracingConditions[0], w, "ns_per_call"}).back(),
+                      store->Values({kTracingConditions[1], w, "ns_per_call"}).back(),
+                      store->Values({kTracingConditions[2], w, "ns_per_call"}).back(),
+                      store->Values({kTracingConditions[3], w, "ns_per_call"}).back());
         std::cerr << tag << b << "\n";
       }
     } else {

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "bench/stats_util.h"
+#include "bench/usdt_cost.h"
 
 namespace tslab::bench {
 
@@ -195,10 +196,12 @@ std::string FormatTracing(const ResultStore& s, bool markdown) {
   o << "\n" << h << "Tracing costs (tslab-trace, stats_dump --doctor --trace), medians over rounds\n";
   if (markdown) o << "\n";
   Table d({"tslab-demo", "Mops/s", "Mops/cpu-s", "probe hits/s"});
-  for (const char* row : {"untraced", "bare-uprobe", "tslab-trace"})
+  for (int c = 0; c < kDemoConditions; ++c) {
+    const char* row = kTracingConditions[c];
     d.Row({row, Fmt(s.Median({row, "demo", "ops_per_s"}), 3, 1e-6),
            Fmt(s.Median({row, "demo", "ops_per_cpu_s"}), 3, 1e-6),
            Fmt(s.Median({row, "demo", "probe_hits_per_s"}), 0)});
+  }
   for (const char* row : {"bare-uprobe/untraced", "tslab-trace/untraced"})
     d.Row({row, Fmt(s.Median({row, "demo", "ops_per_s_ratio"}), 3) + "x",
            Fmt(s.Median({row, "demo", "ops_per_cpu_s_ratio"}), 3) + "x", ""});
@@ -208,7 +211,7 @@ std::string FormatTracing(const ResultStore& s, bool markdown) {
         std::pair{"probe-hit-stack", "invalid_free loop (doctor: user stack)"}}) {
     if (!has(workload)) continue;
     Table p({title, "ns/call", "min chunk", "CPU ns/call", "ns/hit", "CPU ns/hit"});
-    for (const char* row : {"untraced", "bare-uprobe", "tslab-trace", "doctor-trace"}) {
+    for (const char* row : kTracingConditions) {
       auto m = [&](const char* metric, int prec) {
         return Fmt(s.Median({row, workload, metric}), prec);
       };

@@ -254,18 +254,16 @@ class BareUprobes {
   std::vector<bpf_link*> links_;
 };
 
-// Conditions of the demo runs, in the order of the rows; rotated by round.
-constexpr int kConditions = 3;
-constexpr const char* kRows[kConditions] = {"untraced", "bare-uprobe", "tslab-trace"};
+// Conditions of the demo runs (kTracingConditions), rotated by round.
+constexpr int kConditions = kDemoConditions;
+constexpr const auto& kRows = kTracingConditions;
 // bench_usdt_loop's two loops (usdt_loop.cc).
 constexpr UsdtCostBench::HitLoop kHitLoops[] = {
     {"epoch_advance", SIGUSR1, "probe-hit"},
     {"invalid_free", SIGUSR2, "probe-hit-stack"},
 };
 // Conditions of the probe-hit loops: the demo's, then the doctor's tracer.
-constexpr int kHitConditions = 4;
-constexpr const char* kHitRows[kHitConditions] = {"untraced", "bare-uprobe", "tslab-trace",
-                                                  "doctor-trace"};
+constexpr const auto& kHitRows = kTracingConditions;
 
 }  // namespace
 

@@ -64,6 +64,13 @@ struct UsdtCostConfig {
   double timeout_s = 120;       // per process step
 };
 
+// The conditions, one list (the ResultStore's rows): the demo runs the
+// first kDemoConditions, the probe-hit loops all of them.
+inline constexpr const char* kTracingConditions[] = {"untraced", "bare-uprobe", "tslab-trace",
+                                                     "doctor-trace"};
+inline constexpr int kDemoConditions = 3;
+inline constexpr int kHitConditions = 4;
+
 // "" if the measurements can run here, else why not (one line).
 std::string UsdtCostUnavailable();
 

@@ -107,18 +107,19 @@ static __always_inline __u32 tt_tid(void) {
 }
 
 /* Counts the calling user stack under (probe, sub): every event's up to
- * TT_STACK_ALL of them, then one in TT_STACK_EVERY, counted for as many
- * (tslab_trace.h). The clock is read after its own increment, not fetched
- * with it: under a race two events may share a tick (one more or fewer
- * sample), which an estimate can afford. */
+ * TT_STACK_ALL of them, then each with probability 1/TT_STACK_EVERY,
+ * counted for as many (tslab_trace.h). Random, not every 32nd: a caller
+ * whose events alternate between sites with a period dividing 32 would
+ * otherwise be sampled at one site only. The clock is read after its own
+ * increment, not fetched with it: under a race two events may both see
+ * TT_STACK_ALL or less (a stack or two more, exact ones). */
 static __always_inline void tt_stack(void *ctx, __u32 probe, __u32 sub) {
   if (!doctor || probe >= TT_NPROBES) return;
   __u64 *seen = &extra.stack_seen[probe][sub & (TT_NSUB - 1)];
   __sync_fetch_and_add(seen, 1);
-  const __u64 n = *seen;
   __u64 weight = 1;
-  if (n > TT_STACK_ALL) {
-    if ((n & (TT_STACK_EVERY - 1)) != 0) return;
+  if (*seen > TT_STACK_ALL) {
+    if ((bpf_get_prandom_u32() & (TT_STACK_EVERY - 1)) != 0) return;
     weight = TT_STACK_EVERY;
   }
   struct tt_stack_key k = {};
@@ -126,7 +127,7 @@ static __always_inline void tt_stack(void *ctx, __u32 probe, __u32 sub) {
   k.sub = sub;
   k.stack_id = bpf_get_stackid(ctx, &tt_stacks, BPF_F_USER_STACK);
   if (k.stack_id < 0) {
-    __sync_fetch_and_add(&extra.stack_errors, 1);
+    __sync_fetch_and_add(&extra.stack_errors, weight);
     return;
   }
   __u64 *c = bpf_map_lookup_elem(&tt_stack_counts, &k);
@@ -137,7 +138,7 @@ static __always_inline void tt_stack(void *ctx, __u32 probe, __u32 sub) {
   if (bpf_map_update_elem(&tt_stack_counts, &k, &weight, BPF_NOEXIST) != 0) {
     c = bpf_map_lookup_elem(&tt_stack_counts, &k);
     if (c) __sync_fetch_and_add(c, weight);
-    else __sync_fetch_and_add(&extra.stack_errors, 1);
+    else __sync_fetch_and_add(&extra.stack_errors, weight);
   }
 }
 

@@ -90,25 +90,26 @@ struct tt_extra {
   __u64 close_own_max;
   __u64 close_nested_sum;
   __u64 stack_errors;
-  /* Events of each (probe, sub) that could take a stack: the sampling's
-   * clock (TT_STACK_ALL, TT_STACK_EVERY). */
+  /* Events of each (probe, sub) that could take a stack: past
+   * TT_STACK_ALL, they are sampled. */
   __u64 stack_seen[TT_NPROBES][TT_NSUB];
 };
 
-/* The probes whose user stacks are counted (doctor mode): key of the map
- * tt_stack_counts, value a count. sub: the class (epoch_closed_alloc,
- * slab_new from the arena) or the kind (invalid_free). */
 /* A user stack costs a walk of the frame-pointer chain, one user memory
  * read per frame: about 1 us a frame on a VM where a bare uprobe hit costs
  * 5.5 us. So the first TT_STACK_ALL events of each (probe, sub) take their
- * stack, then one in TT_STACK_EVERY does and counts for TT_STACK_EVERY:
- * the counts stay estimates of the true ones (exact up to TT_STACK_ALL),
- * and a hot bug path costs about 1/TT_STACK_EVERY of a stack walk a hit. */
+ * stack, then each later one does with probability 1/TT_STACK_EVERY and
+ * counts for TT_STACK_EVERY: the counts stay unbiased estimates of the
+ * true ones (exact up to TT_STACK_ALL), and a hot bug path costs about
+ * 1/TT_STACK_EVERY of a stack walk a hit. */
 #define TT_STACK_ALL 64
 #define TT_STACK_EVERY 32
 #define TT_STACK_DEPTH 32
 #define TT_STACK_SLOTS 1024
 #define TT_STACK_KEYS 4096
+/* The probes whose user stacks are counted (doctor mode): key of the map
+ * tt_stack_counts, value a count (an estimate: see above). sub: the class
+ * (epoch_closed_alloc, slab_new from the arena) or the kind (invalid_free). */
 struct tt_stack_key {
   __u32 probe;
   __u32 sub;

@@ -84,7 +84,7 @@ TEST_F(DoctorTraceTest, AllocationsIntoClosedEpochsNameTheirCaller) {
   EXPECT_TRUE(StartsWith(frame, "demo::AllocIntoClosedEpoch+0x")) << site->dump();
   EXPECT_GT((*site)["share"].get<double>(), 0.5);
   EXPECT_GT((*site)["count"].get<uint64_t>(), 0u);
-  // Past 64 events one stack in 32 is taken and counted for 32: the
+  // Past 64 events one stack in 32 (at random) is taken and counted for 32: the
   // estimate stays near BPF's exact count (stacks since attach, a little
   // longer than the window).
   EXPECT_EQ(report["trace"]["call_site_sampling"]["every_event_up_to"], 64);
@@ -195,9 +195,10 @@ TEST_F(DoctorTraceTest, BpfCountsReconcileWithCounterDeltas) {
   ASSERT_TRUE(report.is_object()) << r.code << " " << r.err;
   const Json& rec = report["trace"]["reconciliation"];
   ASSERT_EQ(rec.size(), tslab::trace::kProbes.size());
-  // The demo's workers, its purge thread and its main thread at least.
+  // The demo's workers and its main thread at least (a purge thread too,
+  // unless TSLAB_PURGE_DELAY_MS=0, as tests/run_tests.sh sets it).
   const uint64_t target_threads = report["trace"]["threads"];
-  EXPECT_GE(target_threads, static_cast<uint64_t>(threads + 2));
+  EXPECT_GE(target_threads, static_cast<uint64_t>(threads + 1));
   bool all_equal = true;
   for (size_t i = 0; i < rec.size(); ++i) {
     const Json& e = rec[i];
@@ -212,8 +213,8 @@ TEST_F(DoctorTraceTest, BpfCountsReconcileWithCounterDeltas) {
     EXPECT_TRUE(e["explained"].get<bool>()) << e.dump();
     all_equal &= diff == 0;
   }
-  EXPECT_TRUE(report["trace"]["reconciled"].get<bool>());
-  EXPECT_EQ(report["trace"]["all_equal"].get<bool>(), all_equal);
+  EXPECT_TRUE(report["trace"]["explained"].get<bool>());
+  EXPECT_EQ(report["trace"]["reconciled"].get<bool>(), all_equal);
   for (const char* busy : {"slow_path", "epoch_close", "invalid_free"}) {
     for (const Json& e : rec) {
       if (e["probe"] == busy) {

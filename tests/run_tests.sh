@@ -19,19 +19,26 @@ for t in "$dir"/*_test; do
     --gtest_output="json:$out" 2>&1 | grep -E '^\[  (FAILED|SKIPPED|PASSED) |^\[       OK|Failure|Skipped|error' || true
   rc=${PIPESTATUS[0]}
   if [ -s "$out" ]; then
-    read -r p f s < <(python3 - "$out" <<'PY'
+    # First line: the counts; then the failures' messages (the filter
+    # above keeps only the "Failure" lines: CI's log needs the rest).
+    { read -r p f s; cat; } < <(python3 - "$out" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 p = f = s = 0
+msgs = []
 for suite in d.get("testsuites", []):
     for t in suite.get("testsuite", []):
         if t.get("failures"):
             f += 1
+            for x in t["failures"]:
+                lines = x.get("failure", "").splitlines()
+                msgs += ["    | " + line[:300] for line in lines[:12]]
         elif t.get("result") == "SKIPPED" or t.get("status") == "NOTRUN":
             s += 1
         else:
             p += 1
 print(p, f, s)
+print("\n".join(msgs)) if msgs else None
 PY
 )
     passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))

@@ -138,8 +138,6 @@ class TempDir {
   std::string path_;
 };
 
-// Copies a file (keeping its mode): a private inode, so no other tracer on
-// the machine can have uprobes on it.
 // argv run in a private mount namespace where an empty tmpfs hides `hide`
 // (/sys/kernel/btf: no kernel BTF; the uprobe PMU's format directory: no
 // ref_ctr_offset): the kernel feature is really missing for that process.
@@ -171,6 +169,8 @@ inline std::string BtfOutsideSys() {
   return "";
 }
 
+// Copies a file (keeping its mode): a private inode, so no other tracer on
+// the machine can have uprobes on it.
 inline bool CopyFile(const std::string& from, const std::string& to) {
   std::error_code ec;
   std::filesystem::copy_file(from, to,
@@ -247,9 +247,12 @@ inline bool ReadRegion(const std::string& path, TslabSnapshot* out) {
 // purge thread still gives the last closes' pages back (purge delay, 10 ms
 // by default, then a madvise per run of slabs, each counted and probed).
 // Polls every 10 ms until no dirty slab is left and the counters that
-// thread moves have not changed for `quiet_s` (100 ms: ten purge delays).
+// thread moves have not changed for `quiet_s`. The gauge of dirty slabs
+// drops before the madvise calls are counted (purge.cc publishes it when
+// it unlinks a batch), so only the quiet time covers a purge thread
+// descheduled in between: 1 s, a hundred purge delays.
 inline bool ReadSettledRegion(const std::string& path, TslabSnapshot* out,
-                              double timeout_s, double quiet_s = 0.1) {
+                              double timeout_s, double quiet_s = 1.0) {
   auto key = [](const TslabSnapshot& s) {
     return std::vector<uint64_t>{s.global.total_madvise_calls, s.global.total_madvise_bytes,
                                  s.global.epoch_closes, s.global.total_allocs,

@@ -234,6 +234,8 @@ void DoctorTrace::BeforeSample(int edge) { tracer_->Read(&before_[edge]); }
 void DoctorTrace::AfterSample(int edge) {
   tracer_->Read(&after_[edge]);
   (edge == 0 ? mono0_ : mono1_) = Mono();
+  // At both edges: threads may start or end during the window.
+  threads_ = std::max(threads_, CountThreads(pid_));
 }
 
 TraceReport DoctorTrace::Finish(const std::vector<const Sample*>& first,
@@ -246,7 +248,7 @@ TraceReport DoctorTrace::Finish(const std::vector<const Sample*>& first,
   const tt_totals d = trace::Subtract(after_[1], after_[0]);
   const tt_totals skew0 = trace::Subtract(after_[0], before_[0]);
   const tt_totals skew1 = trace::Subtract(after_[1], before_[1]);
-  r.threads = CountThreads(pid_);
+  r.threads = threads_;
   r.slow_path = ProbeLatency(d, x, TT_SLOW_PATH, -1);
   r.epoch_close = ProbeLatency(d, x, TT_EPOCH_CLOSE, -1);
   r.madvise = ProbeLatency(d, x, TT_MADVISE, -1);

@@ -91,9 +91,10 @@ struct TraceReport {
   uint64_t madvise_failed = 0;
   double close_nested_madvise_ns = 0;
   std::vector<Reconciled> reconciliation;
-  uint64_t threads = 0;          // the target's, when the window ended
+  uint64_t threads = 0;          // the target's, the most seen at an edge (0: unknown)
   std::vector<CallSite> sites;   // top --stacks per (probe, kind)
-  uint64_t stack_errors = 0;     // events whose stack BPF could not keep
+  uint64_t stack_errors = 0;     // events whose stack BPF could not keep (estimated
+                                 // past the sampling's first 64, as the counts)
 };
 
 class DoctorTrace {
@@ -126,6 +127,7 @@ class DoctorTrace {
   std::unique_ptr<trace::Tracer> tracer_;
   tt_totals before_[2]{}, after_[2]{};
   uint64_t mono0_ = 0, mono1_ = 0;
+  uint64_t threads_ = 0;  // the target's, the most seen at an edge
 };
 
 // The checks a run could not judge without the trace, for the one line

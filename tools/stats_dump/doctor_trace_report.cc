@@ -93,14 +93,19 @@ std::string TraceText(const TraceReport& t) {
     out += "\n";
   } else {
     const uint64_t differ = t.reconciliation.size() - equal;
+    char threads[48] = "each thread";
+    if (t.threads > 0) {
+      std::snprintf(threads, sizeof(threads), "each of the %llu threads",
+                    static_cast<unsigned long long>(t.threads));
+    }
     std::snprintf(buf, sizeof(buf), "; %llu differ%s (a snapshot and a BPF reading are "
                   "not one instant: events fire while the counters are read, and a "
-                  "counter is bumped before its probe fires, so each of the %llu threads "
-                  "can have one event under way at each edge):\n",
+                  "counter is bumped before its probe fires, so %s can have one event "
+                  "under way at each edge):\n",
                   static_cast<unsigned long long>(differ),
                   unexplained == 0 ? ", all within what that explains"
                                    : ", some beyond what that explains",
-                  static_cast<unsigned long long>(t.threads));
+                  threads);
     out += buf + diffs;
   }
   bool any = false;
@@ -108,7 +113,7 @@ std::string TraceText(const TraceReport& t) {
     if (!any) {
       out += "  call sites (user stacks since attach, first frame outside libtslab; past " +
              std::to_string(TT_STACK_ALL) + " events of a probe, one stack in " +
-             std::to_string(TT_STACK_EVERY) + " is taken: counts are estimates):\n";
+             std::to_string(TT_STACK_EVERY) + " at random: counts are estimates):\n";
     }
     any = true;
     std::string chain;
@@ -120,7 +125,8 @@ std::string TraceText(const TraceReport& t) {
     out += buf + chain + "\n";
   }
   if (t.stack_errors > 0) {
-    out += "  " + GroupedCount(t.stack_errors) + " events had no stack (map full or none)\n";
+    out += "  about " + GroupedCount(t.stack_errors) +
+           " events had no stack (map full or none; estimated as the counts)\n";
   }
   return out;
 }
@@ -159,8 +165,8 @@ Json TraceJson(const TraceReport& t, int stacks) {
                    {"read_skew_events", r.skew},
                    {"explained", r.Explained(t.threads)}});
   }
-  j["reconciled"] = all_explained;
-  j["all_equal"] = all_equal;
+  j["reconciled"] = all_equal;  // every difference is 0
+  j["explained"] = all_explained;
   j["threads"] = t.threads;
   j["reconciliation"] = std::move(rec);
   j["stacks"] = stacks;

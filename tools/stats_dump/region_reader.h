@@ -127,7 +127,7 @@ struct TargetQuery {
 // without a pid they are never picked.
 Status OpenTarget(const TargetQuery& q, Target* out, std::string* listing);
 
-// Live regions, for --list.
+// One entry of --list: a live region, or one kept at exit (exited).
 struct LiveRegion {
   int pid = 0;
   uint64_t allocator_id = 0;
@@ -136,8 +136,8 @@ struct LiveRegion {
   std::string short_command;  // program basename and arguments, <= 48 chars
   double uptime_s = 0;
   std::string note;  // why it could not be read, if so
-  bool exited = false;            // ListExited: kept at exit
-  uint64_t exit_realtime_ns = 0;  // ListExited: when, 0 if unknown
+  bool exited = false;            // kept at exit (keep_stats=1)
+  uint64_t exit_realtime_ns = 0;  // exited: when, 0 if unknown
 };
 Status ListLive(const std::string& dir, std::vector<LiveRegion>* out);
 // --list: the live regions (kListLive) and those kept at exit
