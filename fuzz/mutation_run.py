@@ -10,6 +10,9 @@ them, and checks what a user sees:
     every bound comes from), read by
     `stats_dump -p PID --json`, `stats_dump -p PID` (JSON and text) and
     `stats_dump --list --json`;
+  - region files kept at exit (keep_stats=1: state EXITED) by a process
+    that is gone, mutated likewise, read by the same three commands (the
+    exited-region path: `-p` of a dead pid, `--list`'s exited entries);
   - ELF files: libtslab.so without debug info, mutated likewise (mostly in
     its note and section headers), read by `tslab-trace --list --json
     --binary FILE`.
@@ -17,8 +20,8 @@ A finding is a crash (killed by a signal), a hang (no exit in 10 s), or
 exit status 0 with output that is not valid JSON. Prints the counts; exit
 1 on any finding (the failing input is kept in --keep DIR).
 
-Usage: fuzz/mutation_run.py [--regions N] [--elfs N] [--build DIR]
-                            [--seed S] [--keep DIR]
+Usage: fuzz/mutation_run.py [--regions N] [--exited N] [--elfs N]
+                            [--build DIR] [--seed S] [--keep DIR]
 """
 import argparse
 import json
@@ -82,6 +85,20 @@ def retarget(image, pid):
     # TslabRegionHeader: magic u64, layout u32, header_size u32,
     # region_size u64, pid i64 (offset 24), start_time_ticks u64 (32).
     struct.pack_into("<qQ", image, 24, pid, start_ticks(pid))
+
+
+def exited(image, workdir):
+    """The image as a process that is gone would have left it with
+    keep_stats=1: its pid and start time, state EXITED (3, offset 68), an
+    exit time (offset 336). Returns (image, pid)."""
+    gone = subprocess.Popen(["sleep", "0.2"])
+    ticks = start_ticks(gone.pid)
+    gone.wait()
+    out = bytearray(image)
+    struct.pack_into("<qQ", out, 24, gone.pid, ticks)
+    struct.pack_into("<I", out, 68, 3)
+    struct.pack_into("<Q", out, 336, time.time_ns())
+    return out, gone.pid
 
 
 def elf_regions(elf):
@@ -163,6 +180,7 @@ def save(keep, label, data):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--regions", type=int, default=10000)
+    ap.add_argument("--exited", type=int, default=2000)
     ap.add_argument("--elfs", type=int, default=2000)
     ap.add_argument("--build", default="build")
     ap.add_argument("--seed", type=int, default=1)
@@ -202,6 +220,33 @@ def main():
             check(argv, env, a.keep, f"region-{i}", data, findings, codes)
         region_s = time.time() - t0
 
+        # Kept at exit by a process that is gone: no owner maps it.
+        kept_dir = os.path.join(work, "kept")
+        os.mkdir(kept_dir, 0o700)
+        kept_base, dead = exited(base, work)
+        kept = os.path.join(kept_dir, f"tslab-{dead}-1.stats")
+        kept_env = dict(os.environ, TSLAB_STATS_DIR=kept_dir)
+        kept_cmds = [[dump, "-p", str(dead), "--json"], [dump, "-p", str(dead)],
+                     [dump, "--list", "--json"]]
+        with open(kept, "wb") as f:
+            f.write(kept_base)
+        # The unmutated file must read as an exited region, or this phase
+        # would test only the refusals.
+        r = subprocess.run(kept_cmds[0], env=kept_env, capture_output=True,
+                           timeout=TIMEOUT_S)
+        if r.returncode != 0 or b'"allocator_name"' not in r.stdout:
+            print(f"the kept region does not read back: rc {r.returncode} "
+                  f"{r.stderr[-300:]!r}")
+            return 1
+        t0 = time.time()
+        for i in range(a.exited):
+            data = mutate(rng, kept_base, 512)
+            with open(kept, "wb") as f:
+                f.write(data)
+            check(kept_cmds[i % len(kept_cmds)], kept_env, a.keep,
+                  f"exited-{i}", data, findings, codes)
+        exited_s = time.time() - t0
+
         elf = os.path.join(work, "libtslab.so")
         subprocess.run(["objcopy", "--strip-debug",
                         f"{a.build}/lib/libtslab.so", elf], check=True)
@@ -228,8 +273,8 @@ def main():
         sleeper.wait()
         shutil.rmtree(work, ignore_errors=True)
     print(f"regions: {a.regions} mutated files, 3 commands in turn, "
-          f"{region_s:.0f} s; ELF files: {a.elfs}, {elf_s:.0f} s; "
-          f"seed {a.seed}")
+          f"{region_s:.0f} s; kept at exit: {a.exited}, {exited_s:.0f} s; "
+          f"ELF files: {a.elfs}, {elf_s:.0f} s; seed {a.seed}")
     for tool, by_code in sorted(codes.items()):
         spread = ", ".join(f"rc {c}: {n}" for c, n in sorted(by_code.items()))
         print(f"{tool} exit statuses: {spread}")
