@@ -384,6 +384,18 @@ Status ListCandidates(const std::string& dir, std::vector<Candidate>* out) {
 
 namespace {
 
+// Opens c as a region kept at exit (keep_stats=1) by pid c.pid, whose
+// process is gone: no live process to check the owner, start time or RSS
+// against (Region::OpenOptions::exited).
+Status OpenExited(const Candidate& c, std::unique_ptr<Region>* r) {
+  ProcInfo p;
+  p.pid = c.pid;
+  Region::OpenOptions opt;
+  opt.header_pid = c.pid;
+  opt.exited = true;
+  return Region::Open(c.path, p, opt, r);
+}
+
 // The --list entry of a file whose writer is alive and maps it; false if
 // the region went stale while it was being opened.
 bool LiveEntry(const Candidate& c, const Owner& owner, LiveRegion* lr) {
@@ -410,13 +422,8 @@ bool LiveEntry(const Candidate& c, const Owner& owner, LiveRegion* lr) {
 // The --list entry of a file kept at exit (keep_stats=1) whose writer is
 // proven gone (or does not map it); false if it is not such a region.
 bool ExitedEntry(const Candidate& c, LiveRegion* lr) {
-  ProcInfo p;
-  p.pid = c.pid;
-  Region::OpenOptions opt;
-  opt.header_pid = c.pid;
-  opt.exited = true;
   std::unique_ptr<Region> r;
-  if (!Region::Open(c.path, p, opt, &r).ok()) return false;
+  if (!OpenExited(c, &r).ok()) return false;
   const RegionIdentity& id = r->identity();
   lr->pid = c.pid;
   lr->allocator_id = id.allocator_id;
@@ -503,13 +510,8 @@ std::vector<std::unique_ptr<Region>> OpenExitedRegions(const std::vector<Candida
   std::vector<std::unique_ptr<Region>> all;
   for (const Candidate& c : cands) {
     if (c.pid != pid) continue;
-    ProcInfo p;
-    p.pid = pid;
-    Region::OpenOptions opt;
-    opt.header_pid = pid;
-    opt.exited = true;
     std::unique_ptr<Region> r;
-    if (!Region::Open(c.path, p, opt, &r).ok()) continue;
+    if (!OpenExited(c, &r).ok()) continue;
     if (now != nullptr && r->identity().start_ticks == now->start_ticks) continue;
     all.push_back(std::move(r));
   }
